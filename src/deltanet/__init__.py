@@ -1,0 +1,24 @@
+"""deltanet: fully connected networks in NumPy, with gradients you can trust.
+
+>>> import deltanet as dn
+>>> net = dn.MLP([784, 300, 10], hidden="sigmoid", loss="cross_entropy")
+>>> report = net.gradcheck(X[:20], y[:20])   # doctest: +SKIP
+"""
+
+from deltanet import datasets
+from deltanet.gradcheck import BlockResult, GradCheckReport, GradientCheckError, gradcheck
+from deltanet.layout import Layout
+from deltanet.network import MLP
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "BlockResult",
+    "GradCheckReport",
+    "GradientCheckError",
+    "Layout",
+    "__version__",
+    "datasets",
+    "gradcheck",
+]

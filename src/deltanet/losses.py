@@ -1,0 +1,142 @@
+"""Losses, each paired with its output non-linearity, and each knowing its own delta.
+
+A loss here maps the top layer's pre-activations ``Z: (N, K)`` and targets
+``Y: (N, K)`` to a per-sample loss, and gives the top-layer delta
+``∂loss_n/∂Z``.  Pairing the loss with its output non-linearity is what lets
+the delta be computed stably and, above all, *completely*: the output's
+derivative is part of the delta and cannot be forgotten.
+
+==========================  ===========  ======================================  ====================
+loss                        output       per-sample loss                         delta ∂loss/∂z
+==========================  ===========  ======================================  ====================
+``cross_entropy``           softmax      −Σ_k y_k log softmax(z)_k               softmax(z)·Σ_k y_k − y
+``binary_cross_entropy``    sigmoid      −Σ_k y_k log h_k + (1−y_k) log(1−h_k)   h − y
+``squared_error``           f (sigmoid)  ½ Σ_k (h_k − y_k)²                      (h − y) ⊙ f'(z)
+==========================  ===========  ======================================  ====================
+
+For cross-entropy, ``softmax(z)·Σ_k y_k − y`` reduces to the familiar
+``softmax(z) − y`` for targets that sum to one; the general form stays right
+for any target rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deltanet.activations import ACTIVATIONS, Activation, get_activation
+
+Array = np.ndarray
+
+
+def softmax(z: Array, out: Array | None = None) -> Array:
+    """Row-wise softmax of ``z: (N, K)``, shifted by the row maximum so nothing overflows."""
+    out = np.empty_like(z) if out is None else out
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def logsumexp(z: Array) -> Array:
+    """Row-wise ``log Σ_k exp(z_k)`` of ``z: (N, K)`` -> ``(N,)``, computed stably."""
+    m = z.max(axis=1)
+    return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss together with its output non-linearity.
+
+    Subclasses implement :meth:`output`, :meth:`total` and :meth:`delta`.
+    """
+
+    name: str
+    output_name: str
+
+    def output(self, z: Array, out: Array) -> Array:
+        """Write the network output ``h = g(z)`` into ``out``; ``z, out: (N, K)``."""
+        raise NotImplementedError
+
+    def total(self, z: Array, h: Array, y: Array) -> float:
+        """Sum over the batch of the per-sample loss: ``Σ_n loss_n``."""
+        raise NotImplementedError
+
+    def delta(self, z: Array, h: Array, y: Array, out: Array) -> Array:
+        """Write ``∂loss_n/∂z_n`` for every sample into ``out: (N, K)`` (not divided by N)."""
+        raise NotImplementedError
+
+
+class CrossEntropy(Loss):
+    def output(self, z: Array, out: Array) -> Array:
+        return softmax(z, out)
+
+    def total(self, z: Array, h: Array, y: Array) -> float:
+        # −Σ y_k log softmax(z)_k = Σ_k y_k · lse(z) − Σ_k y_k z_k, with log-sum-exp.
+        return float(np.dot(y.sum(axis=1), logsumexp(z)) - np.vdot(y, z))
+
+    def delta(self, z: Array, h: Array, y: Array, out: Array) -> Array:
+        np.multiply(h, y.sum(axis=1, keepdims=True), out=out)
+        return np.subtract(out, y, out=out)
+
+
+class BinaryCrossEntropy(Loss):
+    def output(self, z: Array, out: Array) -> Array:
+        return ACTIVATIONS["sigmoid"].forward(z, out)
+
+    def total(self, z: Array, h: Array, y: Array) -> float:
+        # −[y log σ(z) + (1−y) log(1−σ(z))] = max(z, 0) − y z + log(1 + e^{−|z|})
+        return float(np.maximum(z, 0).sum() - np.vdot(y, z) + np.log1p(np.exp(-np.abs(z))).sum())
+
+    def delta(self, z: Array, h: Array, y: Array, out: Array) -> Array:
+        return np.subtract(h, y, out=out)
+
+
+@dataclass(frozen=True)
+class SquaredError(Loss):
+    activation: Activation = ACTIVATIONS["sigmoid"]
+
+    def output(self, z: Array, out: Array) -> Array:
+        return self.activation.forward(z, out)
+
+    def total(self, z: Array, h: Array, y: Array) -> float:
+        r = h - y
+        return 0.5 * float(np.vdot(r, r))
+
+    def delta(self, z: Array, h: Array, y: Array, out: Array) -> Array:
+        # (h − y) ⊙ g'(z): the output non-linearity's derivative belongs in the delta.
+        self.activation.derivative(h, out)
+        out *= h - y
+        return out
+
+
+DEFAULT_OUTPUT = {
+    "cross_entropy": "softmax",
+    "binary_cross_entropy": "sigmoid",
+    "squared_error": "sigmoid",
+}
+
+
+def get_loss(name: str, output: str | None = None) -> Loss:
+    """Build the loss ``name`` with output non-linearity ``output`` (``None``: its default).
+
+    Raises ``ValueError`` for an unknown loss or a combination that has no stable,
+    matched delta (softmax goes with cross-entropy, sigmoid with binary cross-entropy).
+    """
+    if name not in DEFAULT_OUTPUT:
+        known = ", ".join(DEFAULT_OUTPUT)
+        raise ValueError(f"unknown loss {name!r}; choose one of: {known}")
+    output = DEFAULT_OUTPUT[name] if output is None else output
+    if name == "cross_entropy":
+        if output != "softmax":
+            raise ValueError(f"loss 'cross_entropy' needs output 'softmax', not {output!r}")
+        return CrossEntropy(name, output)
+    if name == "binary_cross_entropy":
+        if output != "sigmoid":
+            raise ValueError(f"loss 'binary_cross_entropy' needs output 'sigmoid', not {output!r}")
+        return BinaryCrossEntropy(name, output)
+    return SquaredError(name, output, get_activation(output))
+
+
+LOSSES = tuple(DEFAULT_OUTPUT)

@@ -1,0 +1,361 @@
+"""A fully connected network over one flat parameter vector.
+
+Forward pass, for layers ``l = 1..L``::
+
+    a_0 = X                       X: (N, D_0)
+    z_l = a_{l-1} @ W_l + b_l     W_l: (D_{l-1}, D_l), b_l: (D_l,)
+    a_l = f(z_l)                  f = hidden activation for l < L
+    h   = g(z_L)                  g = the loss's output non-linearity
+
+Cost, with λ = ``l2``::
+
+    J = (1/N) Σ_n loss(h_n, y_n)  +  (λ/2) Σ_l ‖W_l‖²
+
+The biases are *not* penalised, and the gradient matches the cost exactly:
+``∂J/∂W_l = a_{l-1}ᵀ δ_l + λ W_l`` and ``∂J/∂b_l = Σ_n δ_{l,n}``, where
+``δ_L = (1/N) ∂loss/∂z_L`` (the loss knows its delta, output derivative
+included) and ``δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})`` with ``f'`` evaluated from
+the stored activation ``a_{l-1}``.  Getting any of these three details wrong
+(λ instead of λ/2 in the cost, the bias in the penalty, ``f'`` of the wrong
+quantity) is what :func:`deltanet.gradcheck` exists to catch.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deltanet.activations import PIECEWISE_LINEAR, get_activation
+from deltanet.layout import Layout
+from deltanet.losses import get_loss
+
+if TYPE_CHECKING:
+    from deltanet.gradcheck import GradCheckReport
+
+DTYPES = ("float32", "float64")
+_WORKSPACES_KEPT = 4  # batch sizes whose buffers are kept (train, last batch, eval, ...)
+
+
+def as_dtype(dtype: Any) -> np.dtype:
+    """``np.dtype`` for "float32" / "float64"; anything else is a ``ValueError``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+    return dt
+
+
+class _Workspace:
+    """Buffers for one batch size, reused across steps so a step allocates (almost) nothing."""
+
+    def __init__(self, n: int, layers: Sequence[int], dtype: np.dtype):
+        widths = layers[1:]
+        # acts[l] holds z_{l+1} then, in place, a_{l+1} (hidden layers) or z_L (top layer)
+        self.acts = [np.empty((n, d), dtype) for d in widths]
+        self.out = np.empty((n, widths[-1]), dtype)  # h = g(z_L)
+        self.deltas = [np.empty((n, d), dtype) for d in widths]
+        self.deriv = [np.empty((n, d), dtype) for d in widths[:-1]]
+
+
+class MLP:
+    """A multilayer perceptron with a flat parameter vector and an exact backward pass.
+
+    Args:
+        layers: widths ``[D_0, D_1, ..., D_L]``, input first, classes last.
+        hidden: hidden activation, a key of :data:`deltanet.activations.ACTIVATIONS`.
+        loss: "cross_entropy", "binary_cross_entropy" or "squared_error".
+        output: the output non-linearity; ``None`` picks the loss's own (softmax,
+            sigmoid, sigmoid).  Squared error also takes "linear" or "tanh".
+        l2: λ of the penalty ``(λ/2) Σ_l ‖W_l‖²`` (weights only, never biases).
+        dtype: "float32" or "float64"; everything stays in this dtype.
+        seed: seeds the one ``numpy.random.Generator`` used for initialization.
+
+    Attributes:
+        params: the one contiguous 1-D array of every parameter, ``W1, b1, W2, b2, ...``.
+        grad: same layout; filled by :meth:`loss_and_grad`.
+        W, b: lists of views into ``params`` (``W[0]`` is ``W1``); ``dW``, ``db`` into ``grad``.
+        layout: the :class:`~deltanet.layout.Layout` naming each block.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[int],
+        hidden: str = "sigmoid",
+        loss: str = "cross_entropy",
+        output: str | None = None,
+        l2: float = 0.0,
+        dtype: str = "float32",
+        seed: int | None = 0,
+    ):
+        layers = tuple(int(d) for d in layers)
+        if len(layers) < 2 or any(d < 1 for d in layers):
+            raise ValueError(f"layers must be at least two positive widths, got {list(layers)}")
+        if not np.isfinite(l2) or l2 < 0:
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
+        self.layers = layers
+        self.hidden = hidden
+        self._f = get_activation(hidden)
+        self._loss = get_loss(loss, output)
+        self.loss = loss
+        self.output = self._loss.output_name
+        self.l2 = float(l2)
+        self.dtype = as_dtype(dtype)
+        self.seed = seed
+        self.layout = Layout.for_mlp(layers)
+        self._params = np.zeros(self.layout.size, self.dtype)
+        self.grad = np.zeros(self.layout.size, self.dtype)
+        self.W, self.b = self._split(self._params)
+        self.dW, self.db = self._split(self.grad)
+        self._workspaces: OrderedDict[int, _Workspace] = OrderedDict()
+        self.init_params(np.random.default_rng(seed))
+
+    # ------------------------------------------------------------------ parameters
+    def _split(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        views = self.layout.views(flat)
+        n = len(self.layers) - 1
+        return [views[f"W{i}"] for i in range(1, n + 1)], [views[f"b{i}"] for i in range(1, n + 1)]
+
+    @property
+    def params(self) -> np.ndarray:
+        """The flat parameter vector (assigning to it copies into the same buffer)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        if value.shape != self._params.shape:
+            raise ValueError(f"params must have shape {self._params.shape}, got {value.shape}")
+        self._params[...] = value
+
+    @property
+    def n_params(self) -> int:
+        return self.layout.size
+
+    def init_params(self, rng: np.random.Generator) -> None:
+        """Glorot/Xavier uniform (sigmoid, tanh, output layer) or He uniform (relu-like) weights.
+
+        ``W ~ U(−r, r)`` with ``r = √(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010) or
+        ``r = √(6 / fan_in)`` (He et al. 2015, variance 2/fan_in); biases are zero.
+        """
+        he = self.hidden in PIECEWISE_LINEAR
+        top = len(self.W) - 1
+        for i, W in enumerate(self.W):
+            fan_in, fan_out = W.shape
+            r = np.sqrt(6.0 / fan_in) if he and i < top else np.sqrt(6.0 / (fan_in + fan_out))
+            W[...] = rng.uniform(-r, r, size=W.shape)
+        for b in self.b:
+            b.fill(0)
+
+    def copy(self, dtype: str | None = None) -> MLP:
+        """A deep copy, optionally converted to another dtype."""
+        net = MLP.__new__(MLP)
+        net.__dict__.update(self.__dict__)
+        net.dtype = self.dtype if dtype is None else as_dtype(dtype)
+        net._params = self._params.astype(net.dtype, copy=True)
+        net.grad = np.zeros_like(net._params)
+        net.W, net.b = net._split(net._params)
+        net.dW, net.db = net._split(net.grad)
+        net._workspaces = OrderedDict()
+        return net
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, enough to rebuild this architecture."""
+        return {
+            "layers": list(self.layers),
+            "hidden": self.hidden,
+            "loss": self.loss,
+            "output": self.output,
+            "l2": self.l2,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        arch = "-".join(map(str, self.layers))
+        return (
+            f"MLP({arch}, hidden={self.hidden!r}, loss={self.loss!r}, output={self.output!r}, "
+            f"l2={self.l2:g}, dtype={self.dtype.name!r}, params={self.n_params:,})"
+        )
+
+    # ------------------------------------------------------------------ inputs
+    def check_X(self, X: Any) -> np.ndarray:
+        """``X`` as a finite ``(N, D_0)`` array of this network's dtype, or a ``ValueError``."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.layers[0]:
+            raise ValueError(
+                f"X must have shape (N, {self.layers[0]}), got {X.shape}"
+                + (" (flatten images first)" if X.ndim == 3 else "")
+            )
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
+        X = np.asarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinite values")
+        return X
+
+    def targets(self, y: Any, n: int | None = None) -> np.ndarray:
+        """``y`` as ``(N, K)`` targets of this dtype: int labels become one-hot rows."""
+        K = self.layers[-1]
+        y = np.asarray(y)
+        if n is not None and (y.ndim == 0 or y.shape[0] != n):
+            raise ValueError(f"y must have {n} rows (one per sample in X), got shape {y.shape}")
+        if y.ndim == 1:
+            if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
+                y = y.astype(np.int64)
+            if y.dtype.kind not in "iu":
+                raise ValueError(f"1-D labels y must be integers, got dtype {y.dtype}")
+            if y.size and (y.min() < 0 or y.max() >= K):
+                raise ValueError(
+                    f"labels must lie in 0..{K - 1}, got values in {y.min()}..{y.max()}"
+                )
+            Y = np.zeros((y.shape[0], K), self.dtype)
+            Y[np.arange(y.shape[0]), y] = 1
+            return Y
+        if y.ndim == 2 and y.shape[1] == K:
+            Y = np.asarray(y, dtype=self.dtype)
+            if not np.isfinite(Y).all():
+                raise ValueError("y contains NaN or infinite values")
+            return Y
+        raise ValueError(f"y must be (N,) integer labels or (N, {K}) targets, got shape {y.shape}")
+
+    # ------------------------------------------------------------------ forward / backward
+    def _workspace(self, n: int) -> _Workspace:
+        ws = self._workspaces.get(n)
+        if ws is None:
+            ws = _Workspace(n, self.layers, self.dtype)
+            self._workspaces[n] = ws
+            if len(self._workspaces) > _WORKSPACES_KEPT:
+                self._workspaces.popitem(last=False)
+        else:
+            self._workspaces.move_to_end(n)
+        return ws
+
+    def _forward(self, X: np.ndarray, ws: _Workspace) -> np.ndarray:
+        """Fill ``ws`` for the batch ``X: (N, D_0)``; return ``h: (N, D_L)`` (a workspace buffer)."""
+        a = X
+        top = len(self.W) - 1
+        for i, (W, b, z) in enumerate(zip(self.W, self.b, ws.acts, strict=True)):
+            np.matmul(a, W, out=z)
+            z += b
+            if i < top:
+                self._f.forward(z, z)  # a_l overwrites z_l: f' is computed from a_l
+            a = z
+        return self._loss.output(a, ws.out)
+
+    def _backward(self, X: np.ndarray, Y: np.ndarray, ws: _Workspace) -> None:
+        """Fill ``self.grad`` with ∂J/∂params, after :meth:`_forward` on the same batch."""
+        n = X.shape[0]
+        top = len(self.W) - 1
+        delta = self._loss.delta(ws.acts[top], ws.out, Y, ws.deltas[top])
+        delta *= 1.0 / n
+        for i in range(top, -1, -1):
+            a_prev = X if i == 0 else ws.acts[i - 1]
+            np.matmul(a_prev.T, delta, out=self.dW[i])
+            np.sum(delta, axis=0, out=self.db[i])
+            if self.l2:
+                self.dW[i] += self.l2 * self.W[i]
+            if i > 0:
+                prev = ws.deltas[i - 1]
+                np.matmul(delta, self.W[i].T, out=prev)
+                prev *= self._f.derivative(ws.acts[i - 1], ws.deriv[i - 1])
+                delta = prev
+
+    def _penalty(self) -> float:
+        if not self.l2:
+            return 0.0
+        return 0.5 * self.l2 * sum(float(np.vdot(W, W)) for W in self.W)
+
+    def _cost(self, X: np.ndarray, Y: np.ndarray, ws: _Workspace) -> float:
+        top = len(self.W) - 1
+        data = self._loss.total(ws.acts[top], ws.out, Y) / X.shape[0]
+        return data + self._penalty()
+
+    def _step_loss_and_grad(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Trusted fast path for training: validated ``X, Y``; gradient left in ``self.grad``."""
+        ws = self._workspace(X.shape[0])
+        self._forward(X, ws)
+        J = self._cost(X, Y, ws)
+        self._backward(X, Y, ws)
+        return J
+
+    def loss_and_grad(self, X: Any, y: Any) -> tuple[float, np.ndarray]:
+        """Cost ``J`` (see the module docstring) and its gradient ``∂J/∂params``.
+
+        Args:
+            X: ``(N, D_0)`` inputs.
+            y: ``(N,)`` integer labels in ``0..K-1`` or ``(N, K)`` targets.
+
+        Returns:
+            ``(J, g)``: ``J`` a float, ``g`` a new flat array laid out like :attr:`params`
+            (also left in :attr:`grad`).
+        """
+        X = self.check_X(X)
+        Y = self.targets(y, X.shape[0])
+        J = self._step_loss_and_grad(X, Y)
+        return J, self.grad.copy()
+
+    def cost(self, X: Any, y: Any) -> float:
+        """The cost ``J`` alone (no gradient)."""
+        X = self.check_X(X)
+        Y = self.targets(y, X.shape[0])
+        ws = self._workspace(X.shape[0])
+        self._forward(X, ws)
+        return self._cost(X, Y, ws)
+
+    def predict_proba(self, X: Any, batch_size: int = 2000) -> np.ndarray:
+        """Network outputs ``h: (N, K)`` (class probabilities for cross-entropy)."""
+        X = self.check_X(X)
+        return self._outputs(X, batch_size)
+
+    def _outputs(self, X: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+        out = np.empty((X.shape[0], self.layers[-1]), self.dtype)
+        for start in range(0, X.shape[0], batch_size):
+            chunk = X[start : start + batch_size]
+            out[start : start + len(chunk)] = self._forward(chunk, self._workspace(len(chunk)))
+        return out
+
+    def predict(self, X: Any, batch_size: int = 2000) -> np.ndarray:
+        """Predicted class labels ``(N,)``: the argmax of the outputs."""
+        return self.predict_proba(X, batch_size).argmax(axis=1)
+
+    def error_rate(self, X: Any, y: Any) -> float:
+        """Fraction of samples whose predicted label differs from ``y`` (labels or targets)."""
+        y = np.asarray(y)
+        labels = y.argmax(axis=1) if y.ndim == 2 else y
+        return float(np.mean(self.predict(X) != labels))
+
+    # ------------------------------------------------------------------ checking
+    def gradcheck(self, X: Any, y: Any, **kwargs: Any) -> GradCheckReport:
+        """Check :meth:`loss_and_grad` against central differences, in float64.
+
+        A float32 network is checked through a float64 copy (float32 round-off would
+        swamp the differences).  Keyword arguments go to :func:`deltanet.gradcheck`.
+        """
+        from deltanet.gradcheck import gradcheck
+
+        net = self if self.dtype == np.float64 else self.copy("float64")
+        X = net.check_X(X)
+        Y = net.targets(y, X.shape[0])
+        w0 = net.params.copy()
+
+        ws = net._workspace(X.shape[0])
+
+        def cost(w: np.ndarray) -> float:
+            net.params = w
+            net._forward(X, ws)
+            return net._cost(X, Y, ws)
+
+        def grad(w: np.ndarray) -> np.ndarray:
+            net.params = w
+            net._step_loss_and_grad(X, Y)
+            return net.grad.copy()
+
+        kwargs.setdefault("shapes", {b.name: b.shape for b in net.layout})
+        try:
+            return gradcheck(cost, w0, grad, **kwargs)
+        finally:
+            net.params = w0
