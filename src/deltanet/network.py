@@ -34,6 +34,7 @@ from deltanet.losses import get_loss
 
 if TYPE_CHECKING:
     from deltanet.gradcheck import GradCheckReport
+    from deltanet.training import History
 
 DTYPES = ("float32", "float64")
 _WORKSPACES_KEPT = 4  # batch sizes whose buffers are kept (train, last batch, eval, ...)
@@ -327,6 +328,19 @@ class MLP:
         y = np.asarray(y)
         labels = y.argmax(axis=1) if y.ndim == 2 else y
         return float(np.mean(self.predict(X) != labels))
+
+    # ------------------------------------------------------------------ training, files
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
+        """Train in place; see :func:`deltanet.training.fit` for the arguments."""
+        from deltanet.training import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def save(self, path: str, training: dict[str, Any] | None = None) -> None:
+        """Write a safetensors model file (see :func:`deltanet.io.save`)."""
+        from deltanet.io import save
+
+        save(self, path, training)
 
     # ------------------------------------------------------------------ checking
     def gradcheck(self, X: Any, y: Any, **kwargs: Any) -> GradCheckReport:

@@ -1,0 +1,166 @@
+"""The train / evaluate / predict / reproduce commands, through subprocess where the exit
+status and stderr are the contract."""
+
+import json
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import deltanet as dn
+from deltanet.cli import main
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "deltanet.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+def write_idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def tiny_dataset(folder, side=28, n=60, max_label=9):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (n, side, side)))
+    write_idx(folder / "train-labels-idx1-ubyte", rng.integers(0, max_label + 1, n))
+    write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 256, (20, side, side)))
+    write_idx(folder / "t10k-labels-idx1-ubyte", rng.integers(0, max_label + 1, 20))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small model trained through the CLI: 1 epoch on 10,000 images."""
+    out = tmp_path_factory.mktemp("run")
+    code = main(
+        [
+            "train",
+            "--layers",
+            "784,32,10",
+            "--epochs",
+            "2",
+            "--val-size",
+            "50000",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_train_writes_the_run_directory(trained):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "history.csv",
+        "metrics.json",
+        "checkpoint.safetensors",
+    ):
+        assert (trained / name).is_file(), name
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert set(metrics) >= {"train_error", "val_error", "test_error", "epochs", "seconds_per_epoch"}
+    assert metrics["epochs"] == 2 and 0 < metrics["test_error"] < 0.2
+    assert len((trained / "history.csv").read_text().splitlines()) == 3
+    net = dn.io.load(trained / "model.safetensors")
+    assert net.layers == (784, 32, 10)
+
+
+def test_resume_continues_a_finished_run_no_further(trained, capsys):
+    before = (trained / "model.safetensors").read_bytes()
+    assert main(["train", "--resume", str(trained), "--quiet"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    assert (trained / "model.safetensors").read_bytes() == before
+
+
+def test_evaluate(trained):
+    result = run("evaluate", str(trained / "model.safetensors"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "test error" in out and "accuracy" in out and "true \\ predicted" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith("9 ")]) >= 1
+
+
+def test_predict_png_and_npy(trained, tmp_path):
+    X, y = dn.datasets.load_mnist().X_test[:3], dn.datasets.load_mnist().y_test[:3]
+    big = np.kron(X[0].reshape(28, 28), np.ones((5, 5)))  # 140×140, light on dark
+    Image.fromarray((255 * (1 - big)).astype(np.uint8)).save(
+        tmp_path / "digit.png"
+    )  # dark on light
+    np.save(tmp_path / "digits.npy", (X * 255).astype(np.uint8).reshape(3, 28, 28))
+    result = run(
+        "predict",
+        str(trained / "model.safetensors"),
+        str(tmp_path / "digit.png"),
+        str(tmp_path / "digits.npy"),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith(f"{tmp_path / 'digit.png'}: {y[0]}")
+    assert lines[1].startswith(f"{tmp_path / 'digits.npy'}[0]: ")
+    assert lines[0].count(": ") == 4  # the file and three class: probability pairs
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "garbage.safetensors").write_bytes(b"\x00" * 64)
+    np.save(root / "nan.npy", np.full(784, np.nan))
+    np.save(root / "wrong.npy", np.zeros((3, 100)))
+    tiny_dataset(root / "small_images", side=10)
+    tiny_dataset(root / "labels_to_12", max_label=12)
+    return root
+
+
+BAD = [
+    (["train", "--hidden", "swish"], "invalid choice: 'swish'"),
+    (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    (["train", "--batch-size", "0"], "--batch-size: must be at least 1"),
+    (["train", "--lr", "-0.1"], "--lr: must be a positive number"),
+    (["train", "--lr", "nan"], "--lr: must be a positive number"),
+    (["train", "--epochs", "x"], "is not a whole number"),
+    (["train", "--val-size", "60000"], "leaves no training images"),
+    (["train", "--data-dir", "{root}/small_images"], "the images have 100 pixels"),
+    (["train", "--data-dir", "{root}/labels_to_12", "--val-size", "10"], "labels must lie in 0..9"),
+    (["train", "--data-dir", "{root}/nowhere"], "not a folder"),
+    (["train", "--resume", "{root}"], "no checkpoint.safetensors"),
+    (["evaluate", "{root}/missing.safetensors"], "no such file"),
+    (["evaluate", "{root}/garbage.safetensors"], "not a valid safetensors"),
+    (["predict", "{model}", "{root}/nan.npy"], "NaN"),
+    (["predict", "{model}", "{root}/wrong.npy"], "shape (3, 100)"),
+    (["predict", "{model}", "{root}/garbage.safetensors"], "not an image"),
+    (["reproduce", "--epochs", "0"], "must be at least 1"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD, ids=[" ".join(a[:2]) for a, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(args, message, bad_files, trained, tmp_path):
+    args = [a.format(root=bad_files, model=trained / "model.safetensors") for a in args]
+    result = (
+        run(*args, "--out", str(tmp_path / "o"))
+        if args[0] == "train" and "--resume" not in args
+        else run(*args)
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_no_command_prints_help_and_exits_2():
+    result = run()
+    assert result.returncode == 2 and "deltanet train" in result.stdout

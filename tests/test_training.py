@@ -1,0 +1,223 @@
+import warnings
+
+import numpy as np
+import pytest
+
+import deltanet as dn
+from deltanet.io import load_checkpoint
+from deltanet.optimizers import SGD, RMSprop
+from deltanet.training import EarlyStopping, TrainingDiverged, fit
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return dn.datasets.load_mnist()
+
+
+@pytest.fixture
+def small(mnist):
+    return mnist.X_train[:2000], mnist.y_train[:2000]
+
+
+def test_short_run_on_5000_images_learns(mnist):
+    # 5,000 images cap what any MLP reaches near 7%; this one gets about 7.3%
+    net = dn.MLP([784, 100, 10], hidden="relu", loss="cross_entropy", seed=0)
+    history = net.fit(
+        mnist.X_train[:5000],
+        mnist.y_train[:5000],
+        epochs=10,
+        batch_size=50,
+        optimizer=RMSprop(lr=0.001),
+        seed=0,
+    )
+    err = net.error_rate(mnist.X_test, mnist.y_test)
+    assert err < 0.08, err
+    assert history["loss"][-1] < history["loss"][0]
+    assert len(history) == 10 and set(history.last) >= {"loss", "train_error", "lr", "seconds"}
+
+
+def test_same_seed_gives_identical_weights(small):
+    nets = [dn.MLP([784, 30, 10], seed=1) for _ in range(3)]
+    for net, seed in zip(nets, (5, 5, 6), strict=True):
+        fit(net, *small, epochs=2, seed=seed)
+    assert nets[0].params.tobytes() == nets[1].params.tobytes()
+    assert nets[0].params.tobytes() != nets[2].params.tobytes()
+
+
+def test_validation_split_is_the_tail_and_drives_best_epoch(small):
+    X, y = small
+    net = dn.MLP([784, 30, 10], seed=1)
+    history = fit(net, X, y, epochs=3, val_size=500, seed=0)
+    assert not np.isnan(history["val_error"]).any()
+    assert np.isnan(history["test_error"]).all()
+    assert history.best_epoch == int(np.argmin(history["val_error"])) + 1
+    # the same result as passing the tail explicitly
+    net2 = dn.MLP([784, 30, 10], seed=1)
+    history2 = fit(net2, X[:1500], y[:1500], epochs=3, validation=(X[1500:], y[1500:]), seed=0)
+    assert history2["val_error"] == history["val_error"]
+    assert net2.params.tobytes() == net.params.tobytes()
+
+
+def test_test_set_is_monitored_not_used(small, mnist):
+    X, y = small
+    a, b = dn.MLP([784, 20, 10], seed=2), dn.MLP([784, 20, 10], seed=2)
+    fit(a, X, y, epochs=2, val_size=500, seed=0, early_stopping=1)
+    h = fit(
+        b,
+        X,
+        y,
+        epochs=2,
+        val_size=500,
+        seed=0,
+        early_stopping=1,
+        test=(mnist.X_test[:500], mnist.y_test[:500]),
+    )
+    assert not np.isnan(h["test_error"]).any()
+    assert a.params.tobytes() == b.params.tobytes()
+
+
+def test_early_stopping_restores_the_best_weights(small):
+    X, y = small
+    snapshots = {}
+
+    def remember(record, net):
+        snapshots[record["epoch"]] = net.params.copy()
+
+    net = dn.MLP([784, 30, 10], seed=0)
+    # a large learning rate makes validation error wander, so patience runs out
+    history = fit(
+        net,
+        X,
+        y,
+        epochs=25,
+        val_size=500,
+        optimizer=RMSprop(lr=0.02),
+        seed=0,
+        early_stopping=EarlyStopping(patience=2),
+        callbacks=[remember],
+    )
+    assert history.stop_reason.startswith("early stopping")
+    assert len(history) < 25
+    assert history.best_epoch < len(history)
+    np.testing.assert_array_equal(net.params, snapshots[history.best_epoch])
+
+
+def test_divergence_stops_names_epoch_and_batch_and_rolls_back(small):
+    X, y = small
+    net = dn.MLP(
+        [784, 30, 10], loss="squared_error", output="linear", hidden="relu", dtype="float64", seed=0
+    )
+    seen = []
+    with pytest.warns(TrainingDiverged, match=r"epoch \d+, batch \d+ of 20"):
+        history = fit(
+            net,
+            X,
+            y,
+            epochs=5,
+            optimizer=SGD(lr=50.0),
+            seed=0,
+            callbacks=[lambda r, n: seen.append(n.params.copy())],
+        )
+    assert "diverged" in history.stop_reason and "rolled back" in history.stop_reason
+    assert np.isfinite(net.params).all()
+    if seen:  # rolled back to the end of the last good epoch
+        np.testing.assert_array_equal(net.params, seen[-1])
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(small, tmp_path):
+    X, y = small
+    kwargs = dict(epochs=4, val_size=500, seed=3, early_stopping=EarlyStopping(patience=10))
+
+    whole = dn.MLP([784, 30, 10], seed=0)
+    fit(whole, X, y, optimizer=dn.optimizers.RMSpropGains(lr=0.001), **kwargs)
+
+    ckpt = tmp_path / "ckpt.safetensors"
+
+    def interrupt(record, net):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    first = dn.MLP([784, 30, 10], seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            first,
+            X,
+            y,
+            optimizer=dn.optimizers.RMSpropGains(lr=0.001),
+            checkpoint=ckpt,
+            callbacks=[interrupt],
+            **kwargs,
+        )
+    _, _, state = load_checkpoint(ckpt)
+    assert len(state["history"]["records"]) == 2
+
+    second = dn.MLP([784, 30, 10], seed=99)  # different start: everything comes from the file
+    history = fit(
+        second,
+        X,
+        y,
+        optimizer=dn.optimizers.RMSpropGains(lr=0.001),
+        checkpoint=ckpt,
+        resume=True,
+        **kwargs,
+    )
+    assert len(history) == 4
+    assert second.params.tobytes() == whole.params.tobytes()
+
+
+def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(small, tmp_path, monkeypatch):
+    X, y = small
+    ckpt = tmp_path / "ckpt.safetensors"
+    import os
+
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def flaky(fd):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("power cut")
+        real_fsync(fd)
+
+    monkeypatch.setattr("os.fsync", flaky)
+    net = dn.MLP([784, 20, 10], seed=0)
+    with pytest.raises(OSError, match="power cut"):
+        fit(net, X, y, epochs=3, seed=0, checkpoint=ckpt)
+    saved, _, state = load_checkpoint(ckpt)  # the epoch-1 checkpoint is intact
+    assert len(state["history"]["records"]) == 1
+    assert np.isfinite(saved.params).all()
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.safetensors"]
+
+
+def test_history_csv(small):
+    net = dn.MLP([784, 10, 10], seed=0)
+    h = fit(net, *small, epochs=2, seed=0)
+    lines = h.to_csv().splitlines()
+    assert lines[0] == "epoch,lr,loss,train_error,val_error,test_error,seconds"
+    assert len(lines) == 3 and lines[1].startswith("1,0.001,")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"lr": -0.1}, "learning rate must be"),
+        ({"early_stopping": 3}, "needs a validation set"),
+        ({"val_size": 5000}, "val_size must be in"),
+        ({"optimizer": "newton"}, "unknown optimizer"),
+    ],
+)
+def test_bad_arguments(small, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit(dn.MLP([784, 10, 10]), *small, **kwargs)
+
+
+def test_float32_stays_float32_through_a_training_step(small):
+    net = dn.MLP([784, 10, 10], dtype="float32")
+    opt = RMSprop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(net, small[0][:200], small[1][:200], epochs=1, optimizer=opt)
+    assert net.params.dtype == np.float32 and net.grad.dtype == np.float32
+    assert all(a.dtype == np.float32 for a in opt.state.values())
