@@ -124,9 +124,12 @@ def test_divergence_stops_names_epoch_and_batch_and_rolls_back(small):
         np.testing.assert_array_equal(net.params, seen[-1])
 
 
-def test_resume_is_bit_identical_to_an_uninterrupted_run(small, tmp_path):
+@pytest.mark.parametrize("average", [None, 0.99])
+def test_resume_is_bit_identical_to_an_uninterrupted_run(small, tmp_path, average):
     X, y = small
-    kwargs = dict(epochs=4, val_size=500, seed=3, early_stopping=EarlyStopping(patience=10))
+    kwargs = dict(
+        epochs=4, val_size=500, seed=3, early_stopping=EarlyStopping(patience=10), average=average
+    )
 
     whole = dn.MLP([784, 30, 10], seed=0)
     fit(whole, X, y, optimizer=dn.optimizers.RMSpropGains(lr=0.001), **kwargs)
@@ -221,3 +224,26 @@ def test_float32_stays_float32_through_a_training_step(small):
         fit(net, small[0][:200], small[1][:200], epochs=1, optimizer=opt)
     assert net.params.dtype == np.float32 and net.grad.dtype == np.float32
     assert all(a.dtype == np.float32 for a in opt.state.values())
+
+
+def test_weight_average_is_what_is_evaluated_and_kept(small):
+    X, y = small
+    raw = {}
+    net = dn.MLP([784, 20, 10], seed=0)
+    h = fit(
+        net,
+        X,
+        y,
+        epochs=2,
+        val_size=500,
+        seed=0,
+        average=0.9,
+        callbacks=[lambda r, n: raw.update(params=n.params.copy())],
+    )
+    assert not np.array_equal(net.params, raw["params"])  # the average, not the last step
+    assert net.error_rate(X[-500:], y[-500:]) == h["val_error"][-1]
+
+
+def test_average_must_be_a_decay(small):
+    with pytest.raises(ValueError, match="average must be"):
+        fit(dn.MLP([784, 10, 10]), *small, average=1.0)

@@ -258,6 +258,7 @@ TRAIN_KEYS = (
     "batch_size",
     "val_size",
     "early_stopping",
+    "average",
     "data_dir",
     "threads",
 )
@@ -353,6 +354,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             validation=(X_val, y_val) if len(X_val) else None,
             seed=args.seed,
             early_stopping=args.early_stopping or None,
+            average=args.average,
             checkpoint=run_dir / "checkpoint.safetensors",
             resume=bool(args.resume),
             progress=not args.quiet,
@@ -471,6 +473,14 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         type=nonnegative_int,
         default=10_000,
         help="hold out the last N training images for validation (0: train on all)",
+    )
+    g.add_argument(
+        "--average",
+        type=positive_float,
+        default=None,
+        metavar="DECAY",
+        help="evaluate and keep an exponential moving average of the weights (Polyak "
+        "averaging) with this decay per step, e.g. 0.999 (default: off)",
     )
     g.add_argument(
         "--early-stopping",

@@ -22,10 +22,43 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+from scipy.special import expit
+
 from deltanet.datasets import MNIST
-from deltanet.network import MLP
+from deltanet.network import MLP, _Workspace
 from deltanet.optimizers import RMSprop, RMSpropGains
 from deltanet.training import fit
+
+
+class HandWrittenBugs(MLP):
+    """The original experiment's backward pass, bugs included, to show what they cost.
+
+    Three mistakes change the updates (the fourth, biases penalised in the cost but not
+    in the gradient, only changes the reported cost):
+
+    * the hidden delta uses σ'(a) = σ(a)(1 − σ(a)) of the activation a = σ(z),
+      instead of a(1 − a);
+    * the top-layer delta is h − y: the sigmoid output's derivative h(1 − h) is left out;
+    * the penalty's gradient is 2·λ·W where the cost has (λ/2)·‖W‖².
+    """
+
+    def _backward(self, X: np.ndarray, Y: np.ndarray, ws: _Workspace) -> None:
+        n = X.shape[0]
+        top = len(self.W) - 1
+        delta = np.subtract(ws.out, Y, out=ws.deltas[top])  # bug: no h(1 − h)
+        delta *= 1.0 / n
+        for i in range(top, -1, -1):
+            a_prev = X if i == 0 else ws.acts[i - 1]
+            np.matmul(a_prev.T, delta, out=self.dW[i])
+            np.sum(delta, axis=0, out=self.db[i])
+            self.dW[i] += (2 * self.l2) * self.W[i]  # bug: 2λW for (λ/2)‖W‖²
+            if i > 0:
+                prev = ws.deltas[i - 1]
+                np.matmul(delta, self.W[i].T, out=prev)
+                s = expit(ws.acts[i - 1])  # bug: σ'(a) instead of σ'(z) = a(1 − a)
+                prev *= s * (1 - s)
+                delta = prev
 
 
 @dataclass(frozen=True)
@@ -35,9 +68,12 @@ class Config:
     l2: float
     optimizer: str  # "rmsprop_gains" or "rmsprop"
     original: tuple[float, float] | None = None  # (train, test) error of the hand-written run
+    bugs: bool = False  # train with the hand-written backward pass, bugs included
 
 
 CONFIGS = (
+    Config("Test1 with the bugs", "squared_error", 0.001, "rmsprop_gains", (0.061, 0.069), True),
+    Config("Test2 with the bugs", "squared_error", 0.000002, "rmsprop_gains", (0.045, 0.057), True),
     Config("Test1", "squared_error", 0.001, "rmsprop_gains", (0.061, 0.069)),
     Config("Test2", "squared_error", 0.000002, "rmsprop_gains", (0.045, 0.057)),
     Config("Test1, plain RMSprop", "squared_error", 0.001, "rmsprop"),
@@ -59,7 +95,8 @@ class Result:
 def run_one(
     cfg: Config, data: MNIST, epochs: int = 30, seed: int = 0, progress: bool = False
 ) -> Result:
-    net = MLP(
+    cls = HandWrittenBugs if cfg.bugs else MLP
+    net = cls(
         [784, 300, 10], hidden="sigmoid", loss=cfg.loss, l2=cfg.l2, dtype="float32", seed=seed
     )
     opt = RMSpropGains(lr=0.001) if cfg.optimizer == "rmsprop_gains" else RMSprop(lr=0.001)

@@ -20,7 +20,8 @@ import io
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,7 @@ def fit(
     shuffle: bool = True,
     seed: int = 0,
     early_stopping: EarlyStopping | int | None = None,
+    average: float | None = None,
     callbacks: Sequence[Callable[[dict[str, float], MLP], bool | None]] = (),
     checkpoint: str | Path | None = None,
     resume: bool = False,
@@ -210,6 +212,10 @@ def fit(
             samples of ``X``.  Validation error drives early stopping and nothing else.
         test: ``(X_test, y_test)`` evaluated each epoch for monitoring only.
         early_stopping: an :class:`EarlyStopping` or a patience; needs a validation set.
+        average: evaluate and keep an exponential moving average of the weights
+            (Polyak averaging) with this decay per step, e.g. 0.999; None: off.
+            The average starts at the initial weights with decay ``min(average,
+            (1 + t) / (10 + t))`` at step ``t`` so early steps are not over-weighted.
         callbacks: ``cb(record, net)`` after each epoch; returning True stops training.
         checkpoint: path of a checkpoint written atomically after every epoch.
         resume: continue from ``checkpoint`` if it exists.
@@ -223,66 +229,125 @@ def fit(
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-    X = net.check_X(X)
-    Y, labels = _labels(net, y, len(X))
-    if validation is not None and val_size:
-        raise ValueError("give either validation=(X_val, y_val) or val_size, not both")
-    X_val = labels_val = None
-    if validation is not None:
-        X_val = net.check_X(validation[0])
-        labels_val = _labels(net, validation[1], len(X_val))[1]
-    elif val_size:
-        X, Y, X_val, Y_val = split_validation(X, Y, val_size)
-        labels, labels_val = labels[: len(X)], Y_val.argmax(axis=1)
-    X_test = labels_test = None
-    if test is not None:
-        X_test = net.check_X(test[0])
-        labels_test = _labels(net, test[1], len(X_test))[1]
+    if average is not None and not 0 < average < 1:
+        raise ValueError(f"average must be a decay in (0, 1), got {average}")
     if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
         early_stopping = EarlyStopping(patience=early_stopping)
-    if early_stopping is not None and X_val is None:
+    trainer = _Trainer(net, _optimizer(optimizer, lr), seed, early_stopping, average)
+    trainer.data(X, y, validation, val_size, test)
+    if early_stopping is not None and trainer.X_val is None:
         raise ValueError("early stopping needs a validation set (validation= or val_size=)")
-    opt = _optimizer(optimizer, lr)
-    lr0 = opt.lr
-    schedule = Schedule(schedule) if isinstance(schedule, str) else (schedule or Schedule())
-    rng = np.random.default_rng(seed)
-    history = History()
-    best_val, best_params, bad_epochs, start = math.inf, None, 0, 0
-
     if resume and checkpoint is not None and Path(checkpoint).exists():
+        trainer.resume(checkpoint)
+    schedule = Schedule(schedule) if isinstance(schedule, str) else (schedule or Schedule())
+    bar = _Progress(progress, log)
+    history = trainer.history
+    for epoch in range(len(history), epochs):
+        if history.stop_reason:
+            break
+        trainer.opt.lr = schedule(trainer.lr0, epoch, epochs)
+        record = trainer.epoch(epoch, epochs, batch_size, shuffle, bar)
+        if record is None:  # diverged
+            bar.end(history.stop_reason)
+            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
+            break
+        improved = trainer.select(record)
+        bar.end(epoch_line(record, epochs, improved))
+        if checkpoint is not None:
+            trainer.save(checkpoint)
+        if any(cb(record, net) for cb in callbacks):
+            history.stop_reason = (
+                history.stop_reason or f"stopped by a callback after epoch {epoch + 1}"
+            )
+            break
+    restored = trainer.finish()
+    if restored and progress:
+        (log or _tqdm_write)(f"restored the weights of epoch {history.best_epoch}")
+    return history
+
+
+class _Trainer:
+    """The state of one training run, and the steps of an epoch."""
+
+    def __init__(
+        self,
+        net: MLP,
+        opt: Optimizer,
+        seed: int,
+        early_stopping: EarlyStopping | None,
+        average: float | None,
+    ):
+        self.net, self.opt, self.early_stopping, self.average = net, opt, early_stopping, average
+        self.lr0 = opt.lr
+        self.rng = np.random.default_rng(seed)
+        self.history = History()
+        self.best_val, self.best_params, self.bad_epochs = math.inf, None, 0
+        self.ema = net.params.copy() if average is not None else None
+        self.steps = 0
+        self.X_val = self.labels_val = self.X_test = self.labels_test = None
+
+    # ------------------------------------------------------------------ set-up
+    def data(
+        self,
+        X: Any,
+        y: Any,
+        validation: tuple[Any, Any] | None,
+        val_size: int | None,
+        test: tuple[Any, Any] | None,
+    ) -> None:
+        net = self.net
+        X = net.check_X(X)
+        Y, labels = _labels(net, y, len(X))
+        if validation is not None and val_size:
+            raise ValueError("give either validation=(X_val, y_val) or val_size, not both")
+        if validation is not None:
+            self.X_val = net.check_X(validation[0])
+            self.labels_val = _labels(net, validation[1], len(self.X_val))[1]
+        elif val_size:
+            X, Y, self.X_val, Y_val = split_validation(X, Y, val_size)
+            labels, self.labels_val = labels[: len(X)], Y_val.argmax(axis=1)
+        if test is not None:
+            self.X_test = net.check_X(test[0])
+            self.labels_test = _labels(net, test[1], len(self.X_test))[1]
+        self.X, self.Y, self.labels = X, Y, labels
+
+    def resume(self, checkpoint: str | Path) -> None:
         saved, arrays, state = load_checkpoint(checkpoint)
-        if saved.config() != net.config():
-            raise ValueError(f"{checkpoint}: the checkpoint is for {saved}, not {net}")
-        net.params = saved.params
-        opt.load_state_dict(
+        if saved.config() != self.net.config():
+            raise ValueError(f"{checkpoint}: the checkpoint is for {saved}, not {self.net}")
+        self.net.params = saved.params
+        self.opt.load_state_dict(
             {
                 "arrays": {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")},
                 "scalars": state["optimizer"],
             }
         )
-        rng.bit_generator.state = state["rng"]
-        history = History.from_state(state["history"])
-        best_val, bad_epochs = state["best_val"], state["bad_epochs"]
-        best_params = arrays.get("best_params")
-        start = len(history)
-        lr0 = state["lr0"]
+        self.rng.bit_generator.state = state["rng"]
+        self.history = History.from_state(state["history"])
+        self.best_val, self.bad_epochs = state["best_val"], state["bad_epochs"]
+        self.best_params = arrays.get("best_params")
+        self.lr0, self.steps = state["lr0"], state.get("steps", 0)
+        if self.ema is not None:
+            if "ema" not in arrays:
+                raise ValueError(f"{checkpoint}: the checkpoint has no weight average to resume")
+            self.ema = arrays["ema"].copy()
 
-    n = len(X)
-    n_batches = -(-n // batch_size)
-    Xb = np.empty((min(batch_size, n), X.shape[1]), net.dtype)
-    Yb = np.empty((min(batch_size, n), Y.shape[1]), net.dtype)
-    lb = np.empty(min(batch_size, n), labels.dtype)
-    snapshot = np.empty_like(net.params)
-    bar = _Progress(progress, log)
-    order = np.arange(n)
-
-    for epoch in range(start, epochs):
-        if history.stop_reason:
-            break
+    # ------------------------------------------------------------------ one epoch
+    def epoch(
+        self, epoch: int, epochs: int, batch_size: int, shuffle: bool, bar: _Progress
+    ) -> dict[str, float] | None:
+        """Train one epoch; its record, or None when it diverged (and was rolled back)."""
+        net, opt, X, Y, labels = self.net, self.opt, self.X, self.Y, self.labels
         t0 = time.perf_counter()
-        opt.lr = schedule(lr0, epoch, epochs)
-        perm = rng.permutation(n) if shuffle else order
-        np.copyto(snapshot, net.params)
+        n = len(X)
+        n_batches = -(-n // batch_size)
+        m0 = min(batch_size, n)
+        Xb = np.empty((m0, X.shape[1]), net.dtype)
+        Yb = np.empty((m0, Y.shape[1]), net.dtype)
+        lb = np.empty(m0, labels.dtype)
+        perm = self.rng.permutation(n) if shuffle else np.arange(n)
+        snapshot = net.params.copy()
+        ema_snapshot = None if self.ema is None else self.ema.copy()
         bar.start(epoch, epochs, n_batches)
         loss_sum, wrong, diverged = 0.0, 0, ""
         for b in range(n_batches):
@@ -299,78 +364,115 @@ def fit(
             loss_sum += J * m
             wrong += int(np.count_nonzero(net._workspace(m).out.argmax(axis=1) != lbb))
             opt.step(net.params, net.grad)
-            if progress and (b % 20 == 19 or b == n_batches - 1):
-                bar.update(20 if b % 20 == 19 else (b % 20) + 1, loss_sum / ((b + 1) * batch_size))
+            self._average()
+            if bar.enabled and (b % 20 == 19 or b == n_batches - 1):
+                bar.update(b % 20 + 1, loss_sum / ((b + 1) * batch_size))
         if not diverged and not np.isfinite(net.params).all():
             diverged = f"parameters became non-finite during epoch {epoch + 1}"
         if diverged:
             net.params = snapshot
-            history.stop_reason = (
+            self.ema = ema_snapshot
+            self.history.stop_reason = (
                 f"training diverged: {diverged}; parameters rolled back to the end of epoch "
                 f"{epoch} (try a smaller learning rate)"
             )
-            bar.end(history.stop_reason)
-            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
-            break
+            return None
+        with self.evaluated_weights():
+            val = _error(net, self.X_val, self.labels_val) if self.X_val is not None else math.nan
+            test = (
+                _error(net, self.X_test, self.labels_test) if self.X_test is not None else math.nan
+            )
         record = {
             "epoch": epoch + 1,
             "lr": opt.lr,
             "loss": loss_sum / n,
             "train_error": wrong / n,
-            "val_error": _error(net, X_val, labels_val) if X_val is not None else math.nan,
-            "test_error": _error(net, X_test, labels_test) if X_test is not None else math.nan,
+            "val_error": val,
+            "test_error": test,
             "seconds": time.perf_counter() - t0,
         }
-        history.records.append(record)
-        improved = False
-        if X_val is not None and record["val_error"] < best_val - (
-            early_stopping.min_delta if early_stopping else 0.0
-        ):
-            best_val, bad_epochs, improved = record["val_error"], 0, True
-            history.best_epoch = epoch + 1
-            if early_stopping is not None and early_stopping.restore_best:
-                best_params = net.params.copy()
-        elif X_val is not None:
-            bad_epochs += 1
-        if early_stopping is not None and bad_epochs >= early_stopping.patience:
-            history.stop_reason = (
-                f"early stopping: validation error has not improved for {bad_epochs} epochs "
-                f"(best {100 * best_val:.2f}% at epoch {history.best_epoch})"
-            )
-        bar.end(epoch_line(record, epochs, improved))
-        if checkpoint is not None:
-            arrays = {f"opt.{k}": v for k, v in opt.state.items()}
-            if best_params is not None:
-                arrays["best_params"] = best_params
-            save_checkpoint(
-                checkpoint,
-                net,
-                arrays,
-                {
-                    "optimizer": opt.state_dict()["scalars"],
-                    "rng": rng.bit_generator.state,
-                    "history": history.state(),
-                    "best_val": best_val,
-                    "bad_epochs": bad_epochs,
-                    "lr0": lr0,
-                },
-            )
-        if any(cb(record, net) for cb in callbacks):
-            history.stop_reason = (
-                history.stop_reason or f"stopped by a callback after epoch {epoch + 1}"
-            )
-            break
+        self.history.records.append(record)
+        return record
 
-    if (
-        early_stopping is not None
-        and early_stopping.restore_best
-        and best_params is not None
-        and history.best_epoch != len(history)
-    ):
-        net.params = best_params
-        if progress:
-            (log or _tqdm_write)(f"restored the weights of epoch {history.best_epoch}")
-    return history
+    def _average(self) -> None:
+        if self.ema is None:
+            return
+        self.steps += 1
+        decay = min(self.average, (1 + self.steps) / (10 + self.steps))
+        # ema ← decay·ema + (1 − decay)·w, as ema += (1 − decay)(w − ema)
+        diff = self.net.params - self.ema
+        diff *= 1 - decay
+        self.ema += diff
+
+    @contextmanager
+    def evaluated_weights(self) -> Iterator[None]:
+        """Within the block the network holds the weights that are evaluated (the average)."""
+        if self.ema is None:
+            yield
+            return
+        raw = self.net.params.copy()
+        self.net.params = self.ema
+        try:
+            yield
+        finally:
+            self.net.params = raw
+
+    # ------------------------------------------------------------------ selection, files
+    def select(self, record: dict[str, float]) -> bool:
+        """Track the best validation epoch; True if this one is the best so far."""
+        if self.X_val is None:
+            return False
+        es = self.early_stopping
+        if record["val_error"] < self.best_val - (es.min_delta if es else 0.0):
+            self.best_val, self.bad_epochs = record["val_error"], 0
+            self.history.best_epoch = int(record["epoch"])
+            if es is not None and es.restore_best:
+                with self.evaluated_weights():
+                    self.best_params = self.net.params.copy()
+            return True
+        self.bad_epochs += 1
+        if es is not None and self.bad_epochs >= es.patience:
+            self.history.stop_reason = (
+                f"early stopping: validation error has not improved for {self.bad_epochs} "
+                f"epochs (best {100 * self.best_val:.2f}% at epoch {self.history.best_epoch})"
+            )
+        return False
+
+    def save(self, checkpoint: str | Path) -> None:
+        arrays = {f"opt.{k}": v for k, v in self.opt.state.items()}
+        if self.best_params is not None:
+            arrays["best_params"] = self.best_params
+        if self.ema is not None:
+            arrays["ema"] = self.ema
+        save_checkpoint(
+            checkpoint,
+            self.net,
+            arrays,
+            {
+                "optimizer": self.opt.state_dict()["scalars"],
+                "rng": self.rng.bit_generator.state,
+                "history": self.history.state(),
+                "best_val": self.best_val,
+                "bad_epochs": self.bad_epochs,
+                "lr0": self.lr0,
+                "steps": self.steps,
+            },
+        )
+
+    def finish(self) -> bool:
+        """Leave the weights to keep in the network; True if an earlier epoch's were restored."""
+        es, h = self.early_stopping, self.history
+        if (
+            es is not None
+            and es.restore_best
+            and self.best_params is not None
+            and h.best_epoch != len(h)
+        ):
+            self.net.params = self.best_params
+            return True
+        if self.ema is not None:
+            self.net.params = self.ema
+        return False
 
 
 def _optimizer(optimizer: Optimizer | str | None, lr: float | None) -> Optimizer:
