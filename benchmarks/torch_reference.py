@@ -11,6 +11,7 @@ dependency only (``pip install torch==2.13.0``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -21,7 +22,7 @@ import deltanet as dn
 def build(torch, loss: str, init: str, seed: int, layers=(784, 300, 10)):
     torch.manual_seed(seed)
     mods = []
-    for i, (a, b) in enumerate(zip(layers[:-1], layers[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(layers)):
         lin = torch.nn.Linear(a, b)
         if init == "glorot":
             torch.nn.init.xavier_uniform_(lin.weight)
