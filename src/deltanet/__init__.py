@@ -5,20 +5,29 @@
 >>> report = net.gradcheck(X[:20], y[:20])   # doctest: +SKIP
 """
 
-from deltanet import datasets
+from deltanet import datasets, optimizers, training
 from deltanet.gradcheck import BlockResult, GradCheckReport, GradientCheckError, gradcheck
+from deltanet.io import ModelFileError, load, save
 from deltanet.layout import Layout
 from deltanet.network import MLP
+from deltanet.training import EarlyStopping, History
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
     "BlockResult",
+    "EarlyStopping",
     "GradCheckReport",
     "GradientCheckError",
+    "History",
     "Layout",
+    "ModelFileError",
     "__version__",
     "datasets",
     "gradcheck",
+    "load",
+    "optimizers",
+    "save",
+    "training",
 ]

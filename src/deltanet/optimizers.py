@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from deltanet import kernels
+
 Array = np.ndarray
 
 
@@ -115,13 +117,9 @@ class SGD(Optimizer):
         if not self.momentum:
             params -= self.lr * grad
             return
-        v = self.state["velocity"]
-        v *= self.momentum
-        v += grad
-        if self.nesterov:
-            params -= self.lr * (grad + self.momentum * v)
-        else:
-            params -= self.lr * v
+        kernels.momentum(
+            params, grad, self.state["velocity"], self.lr, self.momentum, self.nesterov
+        )
 
 
 class RMSprop(Optimizer):
@@ -147,25 +145,15 @@ class RMSprop(Optimizer):
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.lr, "rho": self.rho, "eps": self.eps}
 
-    def _mean_square_and_denominator(self, grad: Array) -> Array:
-        """Update MS; return the scratch buffer holding √MS + ε."""
-        ms = self.state["mean_square"]
-        if self._scratch is None or self._scratch.shape != grad.shape:
-            self._scratch = np.empty_like(grad)
-        tmp = self._scratch
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - self.rho
-        ms *= self.rho
-        ms += tmp
-        np.sqrt(ms, out=tmp)
-        tmp += self.eps
-        return tmp
+    def _buffer(self, like: Array) -> Array:
+        if self._scratch is None or self._scratch.shape != like.shape:
+            self._scratch = np.empty_like(like)
+        return self._scratch
 
     def _update(self, params: Array, grad: Array) -> None:
-        denom = self._mean_square_and_denominator(grad)
-        np.divide(grad, denom, out=denom)
-        denom *= self.lr
-        params -= denom
+        kernels.rmsprop(
+            params, grad, self.state["mean_square"], self.lr, self.rho, self.eps, self._buffer(grad)
+        )
 
 
 class RMSpropGains(RMSprop):
@@ -210,7 +198,6 @@ class RMSpropGains(RMSprop):
         self.decrement = float(decrement)
         self.gain_min = float(gain_min)
         self.gain_max = float(gain_max)
-        self._factor: Array | None = None
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
@@ -226,32 +213,21 @@ class RMSpropGains(RMSprop):
         self.state["gain"].fill(1)
 
     def _update(self, params: Array, grad: Array) -> None:
-        gain, prev = self.state["gain"], self.state["previous_grad"]
-        if self._factor is None or self._factor.shape != grad.shape:
-            self._factor = np.empty_like(grad)
-        s = self._factor
-        np.multiply(prev, grad, out=s)
-        # sign(g · g_prev) into prev (free again until grad is copied in below); two
-        # compares are ~10× faster than np.sign on float32
-        np.greater(s, 0, out=prev, casting="unsafe")
-        np.less(s, 0, out=s, casting="unsafe")
-        prev -= s  # +1: same sign, −1: flipped, 0: no information
-        # factor = 1 + a·sign + b·sign², so factor(+1) = increment, factor(−1) = decrement
-        # and factor(0) = 1; evaluated as (b·sign + a)·sign + 1, in place
-        a = 0.5 * (self.increment - self.decrement)
-        b = 0.5 * (self.increment + self.decrement) - 1
-        np.multiply(prev, b, out=s)
-        s += a
-        s *= prev
-        s += 1
-        gain *= s
-        np.clip(gain, self.gain_min, self.gain_max, out=gain)
-        np.copyto(prev, grad)
-        denom = self._mean_square_and_denominator(grad)
-        np.divide(grad, denom, out=denom)
-        denom *= gain
-        denom *= self.lr
-        params -= denom
+        kernels.rmsprop_gains(
+            params,
+            grad,
+            self.state["mean_square"],
+            self.state["gain"],
+            self.state["previous_grad"],
+            self.lr,
+            self.rho,
+            self.eps,
+            self.increment,
+            self.decrement,
+            self.gain_min,
+            self.gain_max,
+            self._buffer(grad),
+        )
 
 
 class Adam(Optimizer):
@@ -277,16 +253,17 @@ class Adam(Optimizer):
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def _update(self, params: Array, grad: Array) -> None:
-        m, v = self.state["m"], self.state["v"]
-        m *= self.beta1
-        m += (1 - self.beta1) * grad
-        v *= self.beta2
-        v += (1 - self.beta2) * (grad * grad)
-        c1 = 1 - self.beta1**self.t
-        c2 = 1 - self.beta2**self.t
-        denom = np.sqrt(v / c2)
-        denom += self.eps
-        params -= (self.lr / c1) * m / denom
+        kernels.adam(
+            params,
+            grad,
+            self.state["m"],
+            self.state["v"],
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.t,
+        )
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from deltanet import kernels
 from deltanet.io import load_checkpoint, save_checkpoint
 from deltanet.network import MLP
 from deltanet.optimizers import Optimizer, RMSprop, Schedule, make_optimizer
@@ -399,10 +400,7 @@ class _Trainer:
             return
         self.steps += 1
         decay = min(self.average, (1 + self.steps) / (10 + self.steps))
-        # ema ← decay·ema + (1 − decay)·w, as ema += (1 − decay)(w − ema)
-        diff = self.net.params - self.ema
-        diff *= 1 - decay
-        self.ema += diff
+        kernels.ema(self.ema, self.net.params, 1 - decay)  # ema ← decay·ema + (1 − decay)·w
 
     @contextmanager
     def evaluated_weights(self) -> Iterator[None]:

@@ -1,0 +1,141 @@
+"""How fast an epoch is, and how fast it could be: the measurements behind ``deltanet bench``.
+
+The bound: an epoch of mini-batch training performs, per batch of ``m`` samples and
+for each layer ``l`` with weights ``(D_{l-1}, D_l)``,
+
+* forward ``a_{l-1} @ W_l``: an ``(m, D_{l-1}) × (D_{l-1}, D_l)`` product,
+* backward ``a_{l-1}ᵀ @ δ_l``: ``(D_{l-1}, m) × (m, D_l)``,
+* and, above the first layer, ``δ_l @ W_lᵀ``: ``(m, D_l) × (D_l, D_{l-1})``,
+
+each costing ``2·m·k·n`` floating-point operations.  :func:`gemm_bound` times exactly
+these products, with the same shapes, layouts and dtype, back to back: an epoch cannot
+be faster than that on this machine unless its matrix products get faster.
+"""
+
+from __future__ import annotations
+
+import itertools
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deltanet.network import MLP
+from deltanet.optimizers import RMSprop
+from deltanet.training import fit
+
+
+def blas_threads(n: int | None) -> Any:
+    """Context limiting NumPy's BLAS to ``n`` threads (None: leave it)."""
+    if n is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def blas_info() -> str:
+    """E.g. "openblas 0.3.30 (SkylakeX, 2 threads)"."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    for lib in threadpool_info():
+        if lib.get("user_api") != "blas":
+            continue
+        text = (
+            f"{lib.get('internal_api')} {lib.get('version')} "
+            f"({lib.get('architecture')}, {lib.get('num_threads')} threads)"
+        )
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen) or "unknown BLAS"
+
+
+def epoch_flops(layers: Sequence[int], n: int, batch_size: int) -> float:
+    flops = 0.0
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        for i, (d_in, d_out) in enumerate(itertools.pairwise(layers)):
+            flops += 2 * m * d_in * d_out * (3 if i > 0 else 2)
+    return flops
+
+
+def gemm_bound(
+    layers: Sequence[int],
+    n: int,
+    batch_size: int,
+    dtype: str = "float32",
+    repeats: int = 5,
+    seed: int = 0,
+) -> float:
+    """Seconds that one epoch's matrix products take, back to back (the best of ``repeats``)."""
+    rng = np.random.default_rng(seed)
+    steps = []
+    sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
+    for m in sorted(set(sizes)):
+        count = sizes.count(m)
+        ops = []
+        for i, (d_in, d_out) in enumerate(itertools.pairwise(layers)):
+            a = rng.random((m, d_in), dtype=np.float64).astype(dtype)
+            W = rng.random((d_in, d_out), dtype=np.float64).astype(dtype)
+            d = rng.random((m, d_out), dtype=np.float64).astype(dtype)
+            ops.append((a, W, np.empty((m, d_out), dtype)))
+            ops.append((a.T, d, np.empty((d_in, d_out), dtype)))
+            if i > 0:
+                ops.append((d, W.T, np.empty((m, d_in), dtype)))
+        steps.append((ops, count))
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for ops, count in steps:
+            for _ in range(count):
+                for A, B, C in ops:
+                    np.matmul(A, B, out=C)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@dataclass
+class Measurement:
+    name: str
+    epoch_seconds: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.epoch_seconds)
+
+    @property
+    def fastest(self) -> float:
+        return min(self.epoch_seconds)
+
+
+def deltanet_epochs(
+    X: np.ndarray,
+    y: np.ndarray,
+    layers: Sequence[int] = (784, 300, 10),
+    dtype: str = "float32",
+    epochs: int = 10,
+    batch_size: int = 100,
+    seed: int = 0,
+) -> Measurement:
+    """Per-epoch seconds of the default configuration (sigmoid, softmax, RMSprop 0.001)."""
+    net = MLP(layers, hidden="sigmoid", loss="cross_entropy", dtype=dtype, seed=seed)
+    X = np.asarray(X, dtype=dtype)
+    history = fit(
+        net, X, y, epochs=epochs, batch_size=batch_size, optimizer=RMSprop(lr=0.001), seed=seed
+    )
+    return Measurement(f"deltanet {dtype}", history["seconds"])
+
+
+def machine() -> str:
+    import os
+
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, {blas_info()}"
+    )
