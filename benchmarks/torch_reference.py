@@ -47,8 +47,13 @@ def train(
     batch_size: int = 100,
     layers=(784, 300, 10),
     epoch_seconds: list | None = None,
+    loader: bool = False,
 ) -> float:
-    """Train in PyTorch; return the test error.  Appends each epoch's seconds if asked."""
+    """Train in PyTorch; return the test error.  Appends each epoch's seconds if asked.
+
+    ``loader=False`` indexes shuffled tensors directly (the lean loop); ``loader=True``
+    uses ``DataLoader(TensorDataset(...), shuffle=True)``, as most tutorials do.
+    """
     import torch
 
     model = build(torch, loss, init, seed, layers)
@@ -59,16 +64,29 @@ def train(
     weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
     gen = torch.Generator().manual_seed(seed)
     n = len(X)
+    if loader:
+        batches = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(X, y, Y),
+            batch_size=batch_size,
+            shuffle=True,
+            generator=gen,
+        )
     for _ in range(epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen)
-        for start in range(0, n, batch_size):
-            idx = perm[start : start + batch_size]
-            out = model(X[idx])
+        if loader:
+            epoch_batches = iter(batches)
+        else:
+            perm = torch.randperm(n, generator=gen)
+            epoch_batches = (
+                (X[i], y[i], Y[i])
+                for i in (perm[s : s + batch_size] for s in range(0, n, batch_size))
+            )
+        for xb, yb, Yb in epoch_batches:
+            out = model(xb)
             if loss == "cross_entropy":
-                cost = torch.nn.functional.cross_entropy(out, y[idx])
+                cost = torch.nn.functional.cross_entropy(out, yb)
             else:
-                cost = 0.5 * ((out - Y[idx]) ** 2).sum(dim=1).mean()
+                cost = 0.5 * ((out - Yb) ** 2).sum(dim=1).mean()
             if l2:
                 cost = cost + 0.5 * l2 * sum((w**2).sum() for w in weights)
             opt.zero_grad(set_to_none=True)

@@ -73,8 +73,13 @@ class CrossEntropy(Loss):
         return softmax(z, out)
 
     def total(self, z: Array, h: Array, y: Array) -> float:
-        # −Σ y_k log softmax(z)_k = Σ_k y_k · lse(z) − Σ_k y_k z_k, with log-sum-exp.
-        return float(np.dot(y.sum(axis=1), logsumexp(z)) - np.vdot(y, z))
+        # −Σ y_k log softmax(z)_k = Σ_k y_k · lse(z) − Σ_k y_k z_k.  log-sum-exp is read off
+        # the softmax already computed: lse = z_j − log h_j at the row's largest output j,
+        # where h_j ≥ 1/K, so the log never meets an underflowed probability.
+        rows = np.arange(z.shape[0])
+        j = h.argmax(axis=1)
+        lse = z[rows, j] - np.log(h[rows, j])
+        return float(np.dot(y.sum(axis=1), lse) - np.vdot(y, z))
 
     def delta(self, z: Array, h: Array, y: Array, out: Array) -> Array:
         np.multiply(h, y.sum(axis=1, keepdims=True), out=out)

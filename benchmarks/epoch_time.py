@@ -1,0 +1,226 @@
+"""Seconds per MNIST epoch: deltanet (float32, float64) beside PyTorch, scikit-learn and
+the GEMM bound, all measured in the same run.
+
+    python benchmarks/epoch_time.py [--epochs 10] [--threads 2] [--markdown FILE]
+    python benchmarks/epoch_time.py --scaling --plot docs/scaling.png   # hidden and batch sizes
+
+Default configuration: 784-300-10, sigmoid hidden units, softmax cross-entropy,
+RMSprop lr 0.001 (ρ = 0.9), batch 100, all 60,000 training images.  PyTorch and
+scikit-learn are optional (``pip install -e '.[bench]'``); missing ones are skipped.
+The bound is the time the epoch's own matrix products take back to back at NumPy's
+BLAS rate (``deltanet.bench.gemm_bound``).  These machines are noisy: compare the
+ratios within one run, not seconds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import deltanet as dn
+from deltanet import bench
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+
+
+def torch_epochs(data, threads, epochs, layers=(784, 300, 10), batch_size=100, loader=False):
+    try:
+        import torch
+    except ImportError:
+        return None
+    from torch_reference import train
+
+    torch.set_num_threads(threads)
+    seconds: list[float] = []
+    train(
+        data,
+        seed=0,
+        epochs=epochs,
+        layers=layers,
+        batch_size=batch_size,
+        epoch_seconds=seconds,
+        loader=loader,
+    )
+    how = "DataLoader loop" if loader else "tensor-indexing loop"
+    return bench.Measurement(f"PyTorch {torch.__version__.split('+')[0]} ({how})", seconds)
+
+
+def sklearn_epochs(data, epochs):
+    try:
+        import sklearn
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    import warnings
+
+    clf = MLPClassifier(
+        hidden_layer_sizes=(300,),
+        activation="logistic",
+        solver="adam",
+        batch_size=100,
+        learning_rate_init=0.001,
+        random_state=0,
+    )
+    seconds = []
+    classes = np.arange(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            clf.partial_fit(data.X_train, data.y_train, classes=classes)
+            seconds.append(time.perf_counter() - t0)
+    return bench.Measurement(f"scikit-learn {sklearn.__version__} MLPClassifier (adam)", seconds)
+
+
+def default_table(data, args) -> str:
+    layers, n = (784, 300, 10), len(data.X_train)
+    rows = []
+    with bench.blas_threads(args.threads):
+        b32 = bench.gemm_bound(layers, n, 100, "float32")
+        b64 = bench.gemm_bound(layers, n, 100, "float64")
+        d32 = bench.deltanet_epochs(data.X_train, data.y_train, dtype="float32", epochs=args.epochs)
+        d64 = bench.deltanet_epochs(data.X_train, data.y_train, dtype="float64", epochs=args.epochs)
+        sk = sklearn_epochs(data, args.epochs) if not args.no_sklearn else None
+    th = torch_epochs(data, args.threads, args.epochs) if not args.no_torch else None
+    thl = torch_epochs(data, args.threads, args.epochs, loader=True) if not args.no_torch else None
+    for m in (d32, d64, th, thl, sk):
+        if m is not None:
+            rows.append((m.name, m.median, m.fastest))
+    rows.append(("GEMM bound float32 (the epoch's products at NumPy's sgemm rate)", b32, b32))
+    rows.append(("GEMM bound float64 (dgemm)", b64, b64))
+    flops = bench.epoch_flops(layers, n, 100)
+    lines = [
+        f"{bench.machine()}; BLAS threads {args.threads}; median of {args.epochs} epochs",
+        "",
+        "| | seconds per epoch (median) | fastest |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {med:.3f} | {fast:.3f} |" for name, med, fast in rows]
+    lines.append("")
+    lines.append("| ratio | value |")
+    lines.append("|---|---|")
+    lines.append(f"| deltanet float32 / GEMM bound float32 | {d32.median / b32:.2f} |")
+    lines.append(f"| deltanet float64 / GEMM bound float64 | {d64.median / b64:.2f} |")
+    if th is not None:
+        lines.append(
+            f"| deltanet float32 / PyTorch (tensor indexing) | {d32.median / th.median:.2f} |"
+        )
+        lines.append(f"| deltanet float32 / PyTorch (DataLoader) | {d32.median / thl.median:.2f} |")
+    if sk is not None:
+        lines.append(f"| deltanet float32 / scikit-learn | {d32.median / sk.median:.2f} |")
+    lines.append("")
+    lines.append(
+        f"An epoch is {flops / 1e9:.1f} GFLOP of matrix products: "
+        f"{flops / b32 / 1e9:.0f} GFLOP/s (float32) and {flops / b64 / 1e9:.0f} "
+        f"GFLOP/s (float64) at the bound; deltanet float32 reaches "
+        f"{flops / d32.median / 1e9:.0f} GFLOP/s."
+    )
+    lines.append(
+        f"Peak RSS of this benchmark process: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB."
+    )
+    return "\n".join(lines)
+
+
+def scaling(data, args) -> str:
+    n = len(data.X_train)
+    results = []
+    settings = [("hidden", h, 100) for h in (100, 300, 1000, 2000)] + [
+        ("batch", 300, b) for b in (32, 100, 256, 1024)
+    ]
+    for kind, hidden, batch in settings:
+        layers = (784, hidden, 10)
+        with bench.blas_threads(args.threads):
+            bound = bench.gemm_bound(layers, n, batch, "float32", repeats=2)
+            net = dn.MLP(layers, seed=0)
+            h = net.fit(
+                data.X_train, data.y_train, epochs=args.scaling_epochs, batch_size=batch, seed=0
+            )
+            ours = statistics.median(h["seconds"])
+        th = (
+            torch_epochs(data, args.threads, args.scaling_epochs, layers=layers, batch_size=batch)
+            if not args.no_torch
+            else None
+        )
+        results.append((kind, hidden, batch, ours, th.median if th else float("nan"), bound))
+        print(
+            f"  {kind:<6} hidden {hidden:>4} batch {batch:>4}: deltanet {ours:.3f} s, "
+            f"PyTorch {results[-1][4]:.3f} s, bound {bound:.3f} s",
+            flush=True,
+        )
+    if args.plot:
+        plot_scaling(results, args.plot)
+    lines = [
+        "| varied | hidden | batch | deltanet s/epoch | PyTorch s/epoch | GEMM bound | "
+        "deltanet / PyTorch | deltanet / bound |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, hidden, batch, ours, th, bound in results:
+        lines.append(
+            f"| {kind} | {hidden} | {batch} | {ours:.3f} | {th:.3f} | {bound:.3f} | "
+            f"{ours / th:.2f} | {ours / bound:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_scaling(results, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for ax, kind, key, label in (
+        (axes[0], "hidden", 1, "hidden units (batch 100)"),
+        (axes[1], "batch", 2, "batch size (300 hidden units)"),
+    ):
+        rows = [r for r in results if r[0] == kind]
+        x = [r[key] for r in rows]
+        ax.plot(x, [r[3] for r in rows], "o-", label="deltanet float32")
+        ax.plot(x, [r[4] for r in rows], "s-", label="PyTorch")
+        ax.plot(x, [r[5] for r in rows], "k--", label="GEMM bound")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(x, [str(v) for v in x])
+        ax.set_xlabel(label)
+        ax.set_ylabel("seconds per epoch (60,000 images)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    axes[0].set_title("Epoch time against hidden size")
+    axes[1].set_title("Epoch time against batch size")
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument("--markdown", default=None, help="write the table here too")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="also time hidden sizes 100..2000 and batch sizes 32..1024",
+    )
+    parser.add_argument("--scaling-epochs", type=int, default=3)
+    parser.add_argument("--plot", default=None, help="with --scaling: draw it to this PNG")
+    args = parser.parse_args()
+    data = dn.datasets.load_mnist()
+    table = default_table(data, args)
+    if args.scaling:
+        table += "\n\n" + scaling(data, args)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
