@@ -250,3 +250,30 @@ def test_bad_data_is_a_clear_value_error(X, y, message):
     net = dn.MLP([4, 3, 2])
     with pytest.raises(ValueError, match=message):
         net.loss_and_grad(X, y)
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "relu", "leaky_relu"])
+def test_dropout_gradient_with_a_fixed_mask(hidden, rng):
+    net = dn.MLP([6, 5, 4, 3], hidden=hidden, dropout=0.5, input_dropout=0.2, l2=0.01,
+                 dtype="float64", seed=1)
+    X, y = batch(rng, 8, 6, 3)
+    report = net.gradcheck(X, y, dropout_seed=7, rtol=1e-7)
+    assert report.ok, str(report)
+    # the masks are really applied: the masked cost differs from the plain one
+    masked = net.gradcheck(X, y, dropout_seed=7, max_coords=1).cost
+    assert masked != net.cost(X, y)
+
+
+def test_dropout_is_off_at_evaluation_and_inverted(rng):
+    net = dn.MLP([50, 400, 3], hidden="relu", dropout=0.5, input_dropout=0.2, dtype="float64")
+    X = rng.random((4, 50))
+    np.testing.assert_array_equal(net.predict_proba(X),
+                                  dn.MLP([50, 400, 3], hidden="relu", dtype="float64")
+                                  .predict_proba(X))
+    ws = net._workspace(4)
+    net._forward(X, ws, np.random.default_rng(0))
+    kept = ws.masks[1] > 0
+    assert 0.4 < kept.mean() < 0.6  # about half the hidden units survive
+    np.testing.assert_allclose(ws.masks[1][kept], 2.0)  # and are scaled by 1/(1 − p)
+    with pytest.raises(ValueError, match="dropout must be a probability"):
+        dn.MLP([3, 2], dropout=1.0)

@@ -247,3 +247,24 @@ def test_weight_average_is_what_is_evaluated_and_kept(small):
 def test_average_must_be_a_decay(small):
     with pytest.raises(ValueError, match="average must be"):
         fit(dn.MLP([784, 10, 10]), *small, average=1.0)
+
+
+def test_max_norm_caps_every_incoming_weight_vector(small):
+    net = dn.MLP([784, 30, 10], hidden="relu", seed=0)
+    fit(net, *small, epochs=1, optimizer=RMSprop(lr=0.01), max_norm=0.5, seed=0)
+    for W in net.W:
+        assert np.sqrt((W.astype(np.float64) ** 2).sum(axis=0)).max() <= 0.5 * (1 + 1e-5)
+
+
+def test_augmentation_and_dropout_train_reproducibly(small):
+    from deltanet.augment import Augment
+
+    runs = []
+    for _ in range(2):
+        net = dn.MLP([784, 30, 10], hidden="relu", dropout=0.3, input_dropout=0.1, seed=0)
+        fit(net, *small, epochs=2, seed=4, augment=Augment(elastic_alpha=1.0))
+        runs.append(net.params.tobytes())
+    assert runs[0] == runs[1]
+    plain = dn.MLP([784, 30, 10], hidden="relu", seed=0)
+    fit(plain, *small, epochs=2, seed=4)
+    assert plain.params.tobytes() != runs[0]

@@ -164,10 +164,10 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     print(report)
-    if getattr(args, "plot", None):
-        from deltanet.plots import plot_gradcheck, save_figure
+    if args.plot:
+        from deltanet import plots
 
-        save_figure(plot_gradcheck(report), args.plot)
+        plots.save_figure(plots.gradcheck(report), args.plot)
         print(f"wrote {args.plot}")
     return 0 if report.ok else 1
 
@@ -205,6 +205,12 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="folder with the four MNIST-format IDX files (default: the embedded MNIST)",
+    )
+    g.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="also draw the relative errors per block and per coordinate (PNG/SVG)",
     )
     p.set_defaults(func=cmd_gradcheck)
 
@@ -261,7 +267,26 @@ TRAIN_KEYS = (
     "average",
     "data_dir",
     "threads",
+    "dropout",
+    "input_dropout",
+    "max_norm",
+    "augment",
+    "warmup",
+    "preset",
 )
+
+
+def _augments() -> dict:
+    from deltanet.augment import Augment
+
+    return {
+        "none": lambda: None,
+        "affine": lambda: Augment(),  # shift ±2 px, rotate ±10°, scale ±10%, shear ±0.1
+        "elastic": lambda: Augment(elastic_alpha=1.0),  # the same, plus 1 px RMS warping
+    }
+
+
+AUGMENTS = _augments()
 
 
 def _run_dir(out: str | None) -> Path:
@@ -281,6 +306,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deltanet.datasets import load_mnist
     from deltanet.io import save, write_json
     from deltanet.network import MLP
+    from deltanet.optimizers import Schedule
     from deltanet.training import fit, split_validation
 
     if args.resume:
@@ -306,6 +332,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         l2=args.l2,
         dtype=args.dtype,
         seed=args.seed,
+        dropout=args.dropout,
+        input_dropout=args.input_dropout,
     )
     if data.X_train.shape[1] != net.layers[0]:
         raise UsageError(
@@ -350,7 +378,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             optimizer=optimizer,
-            schedule=args.schedule,
+            schedule=Schedule(args.schedule, warmup=args.warmup),
+            augment=AUGMENTS[args.augment](),
+            max_norm=args.max_norm or None,
             validation=(X_val, y_val) if len(X_val) else None,
             seed=args.seed,
             early_stopping=args.early_stopping or None,
@@ -445,7 +475,7 @@ def add_optimizer_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _train_parser(sub: argparse._SubParsersAction) -> None:
+def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a network on MNIST (default: 784-300-10 sigmoid, softmax, RMSprop)",
@@ -461,7 +491,8 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
             "  deltanet train\n"
             "  deltanet train --val-size 0                       # all 60,000 images\n"
             "  deltanet train --loss squared_error --l2 2e-6 --optimizer rmsprop_gains\n"
-            "  deltanet train --resume runs/2026-11-27_10-00-00   # continue a stopped run"
+            "  deltanet train --resume runs/2026-11-27_10-00-00   # continue a stopped run\n"
+            "  deltanet train --preset best   # the best MLP found: under 1% test error"
         ),
     )
     add_network_args(p)
@@ -474,6 +505,40 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         type=nonnegative_int,
         default=10_000,
         help="hold out the last N training images for validation (0: train on all)",
+    )
+    g.add_argument(
+        "--preset",
+        choices=["best", "best-long"],
+        default=None,
+        help="start from a named configuration (docs/best.md); flags override it",
+    )
+    g.add_argument(
+        "--dropout",
+        type=nonnegative_float,
+        default=0.0,
+        help="probability of dropping each hidden unit while training",
+    )
+    g.add_argument(
+        "--input-dropout",
+        type=nonnegative_float,
+        default=0.0,
+        help="probability of dropping each input pixel while training",
+    )
+    g.add_argument(
+        "--max-norm",
+        type=nonnegative_float,
+        default=0.0,
+        help="cap each unit's incoming weight vector at this L2 norm (0: off)",
+    )
+    g.add_argument(
+        "--augment",
+        choices=["none", "affine", "elastic"],
+        default="none",
+        help="distort every mini-batch: affine (shift, rotate, scale, shear) or "
+        "affine plus elastic warping",
+    )
+    g.add_argument(
+        "--warmup", type=nonnegative_int, default=0, help="epochs of linear learning-rate warm-up"
     )
     g.add_argument(
         "--average",
@@ -521,6 +586,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="draw learning curves and other pictures into the run directory",
     )
     p.set_defaults(func=cmd_train)
+    return p
 
 
 # ---------------------------------------------------------------------- evaluate, predict
@@ -681,6 +747,126 @@ def _reproduce_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_reproduce)
 
 
+# ---------------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from deltanet import bench
+    from deltanet.datasets import load_mnist
+
+    data = load_mnist(args.data_dir)
+    layers = tuple(args.layers)
+    if data.X_train.shape[1] != layers[0]:
+        raise UsageError(
+            f"--layers starts with {layers[0]} but the images have {data.X_train.shape[1]} pixels"
+        )
+    n = len(data.X_train)
+    print(
+        f"{bench.machine()}\nmeasuring {'-'.join(map(str, layers))}, batch "
+        f"{args.batch_size}, {args.epochs} epochs of {n:,} images per dtype ...",
+        flush=True,
+    )
+    rows = []
+    with bench.blas_threads(args.threads):
+        for dtype in args.dtype:
+            bound = bench.gemm_bound(layers, n, args.batch_size, dtype)
+            m = bench.deltanet_epochs(
+                data.X_train, data.y_train, layers, dtype, args.epochs, args.batch_size
+            )
+            rows.append((dtype, m.median, m.fastest, bound))
+    flops = bench.epoch_flops(layers, n, args.batch_size)
+    print()
+    print("  dtype    s/epoch (median)  fastest  GEMM bound  ratio  GFLOP/s")
+    print("  -------  ----------------  -------  ----------  -----  -------")
+    for dtype, med, fast, bound in rows:
+        print(
+            f"  {dtype:<7}  {med:16.3f}  {fast:7.3f}  {bound:10.3f}  {med / bound:5.2f}  "
+            f"{flops / med / 1e9:7.0f}"
+        )
+    print()
+    print("  GEMM bound: the epoch's own matrix products, back to back, at this machine's BLAS")
+    print("  rate; ratio = epoch / bound (1.0 would be nothing but matrix products).")
+    return 0
+
+
+def _bench_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="how fast an epoch is on this machine, against its matrix-product bound",
+        formatter_class=_Formatter,
+        description=(
+            "Train the default network for a few epochs and report the median seconds per\n"
+            "epoch beside the GEMM bound: the time the epoch's matrix products alone take at\n"
+            "this machine's BLAS rate. benchmarks/epoch_time.py adds PyTorch and\n"
+            "scikit-learn to the same measurement.\n\n"
+            "example:\n  deltanet bench --epochs 5 --threads 2"
+        ),
+    )
+    p.add_argument(
+        "--layers",
+        type=layers_arg,
+        default=layers_arg("784,300,10"),
+        metavar="D0,D1,...,K",
+        help="layer widths",
+    )
+    p.add_argument("--batch-size", type=positive_int, default=100, help="mini-batch size")
+    p.add_argument("--epochs", type=positive_int, default=5, help="epochs timed per dtype")
+    p.add_argument(
+        "--dtype",
+        nargs="+",
+        choices=["float32", "float64"],
+        default=["float32", "float64"],
+        help="which dtypes to time",
+    )
+    p.add_argument("--threads", type=positive_int, default=None, help="BLAS threads")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="folder with the four MNIST-format IDX files (default: embedded MNIST)",
+    )
+    p.set_defaults(func=cmd_bench)
+
+
+# ---------------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from deltanet.report import draw_run
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "model.safetensors").is_file():
+        raise UsageError(
+            f"{run_dir}: no model.safetensors here (is it a deltanet train --out directory?)"
+        )
+    for path in draw_run(run_dir, data_dir=args.data_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="draw a run's pictures and write report.html",
+        formatter_class=_Formatter,
+        description=(
+            "Draw the pictures of a training run into its directory (learning curves,\n"
+            "confusion matrix, first-layer weights, most confident mistakes, gradient check)\n"
+            "and write report.html: one self-contained page with the configuration, the final\n"
+            "metrics, the per-class table and every picture, viewable offline.\n\n"
+            "example:\n  deltanet report runs/2026-11-27_10-00-00"
+        ),
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by deltanet train")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="folder with the four MNIST-format IDX files (default: the run's own)",
+    )
+    p.set_defaults(func=cmd_report)
+
+
 # ---------------------------------------------------------------------- main
 
 
@@ -696,6 +882,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  deltanet evaluate MODEL   test error, per-class accuracy, confusion matrix\n"
             "  deltanet predict MODEL F  classify your own digit pictures\n"
             "  deltanet reproduce        the 7%-error experiment, done wrong and right\n"
+            "  deltanet bench            seconds per epoch on this machine, against its bound\n"
+            "  deltanet report RUN_DIR   pictures of a run and a one-file HTML report\n"
             "Each command has its own --help."
         ),
     )
@@ -703,16 +891,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"deltanet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    _train_parser(sub)
+    parser.train_parser = _train_parser(sub)  # type: ignore[attr-defined]
     _evaluate_parser(sub)
     _gradcheck_parser(sub)
     _reproduce_parser(sub)
+    _bench_parser(sub)
+    _report_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "preset", None):
+        from deltanet import presets
+
+        # the preset's values become the defaults, so flags given explicitly still win
+        parser.train_parser.set_defaults(**presets.get(args.preset))  # type: ignore[attr-defined]
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -157,6 +157,8 @@ def _network(
             l2=arch["l2"],
             dtype=arch["dtype"],
             seed=None,
+            dropout=arch.get("dropout", 0.0),
+            input_dropout=arch.get("input_dropout", 0.0),
         )
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: the architecture metadata is invalid: {exc}") from None

@@ -61,6 +61,23 @@ class _Workspace:
         self.out = np.empty((n, widths[-1]), dtype)  # h = g(z_L)
         self.deltas = [np.empty((n, d), dtype) for d in widths]
         self.deriv = [np.empty((n, d), dtype) for d in widths[:-1]]
+        # inputs[l]: what layer l+1 multiplies: X or a_l, or their dropped-out copies
+        self.inputs: list[np.ndarray] = []
+        self.masks: list[np.ndarray | None] = [None] * len(widths)  # scaled keep-masks
+        self.dropped: list[np.ndarray | None] = [None] * len(widths)
+        self.n, self.dtype = n, dtype
+
+    def dropout(self, layer: int, a: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+        """Inverted dropout of ``a`` (the input of layer ``layer + 1``): each unit is kept
+        with probability 1 − p and scaled by 1/(1 − p), so evaluation needs no rescaling."""
+        if self.masks[layer] is None:
+            self.masks[layer] = np.empty_like(a)
+            self.dropped[layer] = np.empty_like(a)
+        mask, out = self.masks[layer], self.dropped[layer]
+        rng.random(out=mask, dtype=mask.dtype)
+        np.greater_equal(mask, p, out=mask, casting="unsafe")
+        mask *= 1.0 / (1.0 - p)
+        return np.multiply(a, mask, out=out)
 
 
 class MLP:
@@ -75,6 +92,8 @@ class MLP:
         l2: λ of the penalty ``(λ/2) Σ_l ‖W_l‖²`` (weights only, never biases).
         dtype: "float32" or "float64"; everything stays in this dtype.
         seed: seeds the one ``numpy.random.Generator`` used for initialization.
+        dropout, input_dropout: probability of dropping each hidden unit / input during
+            training (inverted dropout: off at evaluation, nothing to rescale).
 
     Attributes:
         params: the one contiguous 1-D array of every parameter, ``W1, b1, W2, b2, ...``.
@@ -92,12 +111,19 @@ class MLP:
         l2: float = 0.0,
         dtype: str = "float32",
         seed: int | None = 0,
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
     ):
         layers = tuple(int(d) for d in layers)
         if len(layers) < 2 or any(d < 1 for d in layers):
             raise ValueError(f"layers must be at least two positive widths, got {list(layers)}")
         if not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
+        for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0 <= p < 1:
+                raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
+        self.dropout = float(dropout)
+        self.input_dropout = float(input_dropout)
         self.layers = layers
         self.hidden = hidden
         self._f = get_activation(hidden)
@@ -173,6 +199,8 @@ class MLP:
             "output": self.output,
             "l2": self.l2,
             "dtype": self.dtype.name,
+            "dropout": self.dropout,
+            "input_dropout": self.input_dropout,
         }
 
     def __repr__(self) -> str:
@@ -235,17 +263,28 @@ class MLP:
             self._workspaces.move_to_end(n)
         return ws
 
-    def _forward(self, X: np.ndarray, ws: _Workspace) -> np.ndarray:
-        """Fill ``ws`` for the batch ``X: (N, D_0)``; return ``h: (N, D_L)`` (a workspace buffer)."""
-        a = X
+    def _forward(
+        self, X: np.ndarray, ws: _Workspace, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Fill ``ws`` for the batch ``X: (N, D_0)``; return ``h: (N, D_L)`` (a workspace buffer).
+
+        With ``rng`` (training), dropout masks are drawn from it; without, no dropout.
+        """
         top = len(self.W) - 1
+        a = X
+        if rng is not None and self.input_dropout:
+            a = ws.dropout(0, X, self.input_dropout, rng)
+        ws.inputs = [a]
         for i, (W, b, z) in enumerate(zip(self.W, self.b, ws.acts, strict=True)):
             np.matmul(a, W, out=z)
             z += b
             if i < top:
                 self._f.forward(z, z)  # a_l overwrites z_l: f' is computed from a_l
-            a = z
-        return self._loss.output(a, ws.out)
+                a = z
+                if rng is not None and self.dropout:
+                    a = ws.dropout(i + 1, z, self.dropout, rng)
+                ws.inputs.append(a)
+        return self._loss.output(ws.acts[top], ws.out)
 
     def _backward(self, X: np.ndarray, Y: np.ndarray, ws: _Workspace) -> None:
         """Fill ``self.grad`` with ∂J/∂params, after :meth:`_forward` on the same batch."""
@@ -254,8 +293,7 @@ class MLP:
         delta = self._loss.delta(ws.acts[top], ws.out, Y, ws.deltas[top])
         delta *= 1.0 / n
         for i in range(top, -1, -1):
-            a_prev = X if i == 0 else ws.acts[i - 1]
-            np.matmul(a_prev.T, delta, out=self.dW[i])
+            np.matmul(ws.inputs[i].T, delta, out=self.dW[i])
             np.sum(delta, axis=0, out=self.db[i])
             if self.l2:
                 self.dW[i] += self.l2 * self.W[i]
@@ -263,6 +301,8 @@ class MLP:
                 prev = ws.deltas[i - 1]
                 np.matmul(delta, self.W[i].T, out=prev)
                 prev *= self._f.derivative(ws.acts[i - 1], ws.deriv[i - 1])
+                if ws.inputs[i] is not ws.acts[i - 1]:  # dropped out: the mask is in the path
+                    prev *= ws.masks[i]
                 delta = prev
 
     def _penalty(self) -> float:
@@ -275,10 +315,15 @@ class MLP:
         data = self._loss.total(ws.acts[top], ws.out, Y) / X.shape[0]
         return data + self._penalty()
 
-    def _step_loss_and_grad(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """Trusted fast path for training: validated ``X, Y``; gradient left in ``self.grad``."""
+    def _step_loss_and_grad(
+        self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator | None = None
+    ) -> float:
+        """Trusted fast path for training: validated ``X, Y``; gradient left in ``self.grad``.
+
+        ``rng`` draws dropout masks (training); None runs without dropout.
+        """
         ws = self._workspace(X.shape[0])
-        self._forward(X, ws)
+        self._forward(X, ws, rng)
         J = self._cost(X, Y, ws)
         self._backward(X, Y, ws)
         return J
@@ -343,11 +388,15 @@ class MLP:
         save(self, path, training)
 
     # ------------------------------------------------------------------ checking
-    def gradcheck(self, X: Any, y: Any, **kwargs: Any) -> GradCheckReport:
+    def gradcheck(
+        self, X: Any, y: Any, dropout_seed: int | None = None, **kwargs: Any
+    ) -> GradCheckReport:
         """Check :meth:`loss_and_grad` against central differences, in float64.
 
         A float32 network is checked through a float64 copy (float32 round-off would
-        swamp the differences).  Keyword arguments go to :func:`deltanet.gradcheck`.
+        swamp the differences).  Dropout is off unless ``dropout_seed`` is given; then
+        every evaluation uses the same masks, drawn from that seed.  Other keyword
+        arguments go to :func:`deltanet.gradcheck`.
         """
         from deltanet.gradcheck import gradcheck
 
@@ -358,14 +407,18 @@ class MLP:
 
         ws = net._workspace(X.shape[0])
 
+        def masks() -> np.random.Generator | None:
+            # the same masks at every evaluation: the check sees one fixed thinned network
+            return None if dropout_seed is None else np.random.default_rng(dropout_seed)
+
         def cost(w: np.ndarray) -> float:
             net.params = w
-            net._forward(X, ws)
+            net._forward(X, ws, masks())
             return net._cost(X, Y, ws)
 
         def grad(w: np.ndarray) -> np.ndarray:
             net.params = w
-            net._step_loss_and_grad(X, Y)
+            net._step_loss_and_grad(X, Y, masks())
             return net.grad.copy()
 
         kwargs.setdefault("shapes", {b.name: b.shape for b in net.layout})

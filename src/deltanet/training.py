@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from deltanet import kernels
+from deltanet.augment import Augment
 from deltanet.io import load_checkpoint, save_checkpoint
 from deltanet.network import MLP
 from deltanet.optimizers import Optimizer, RMSprop, Schedule, make_optimizer
@@ -84,6 +85,17 @@ class History:
         for r in self.records:
             writer.writerow({k: _fmt(r.get(k)) for k in COLUMNS})
         return buf.getvalue()
+
+    @classmethod
+    def from_csv(cls, text: str, best_epoch: int | None = None) -> History:
+        """Read back what :meth:`to_csv` wrote (empty cells become NaN)."""
+        rows = list(csv.DictReader(io.StringIO(text)))
+        if rows and set(COLUMNS) - set(rows[0]):
+            raise ValueError(f"history.csv lacks columns {sorted(set(COLUMNS) - set(rows[0]))}")
+        records = [{k: float(r[k]) if r[k] != "" else math.nan for k in COLUMNS} for r in rows]
+        for r in records:
+            r["epoch"] = int(r["epoch"])
+        return cls(records, "", best_epoch)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -195,6 +207,8 @@ def fit(
     seed: int = 0,
     early_stopping: EarlyStopping | int | None = None,
     average: float | None = None,
+    augment: Augment | None = None,
+    max_norm: float | None = None,
     callbacks: Sequence[Callable[[dict[str, float], MLP], bool | None]] = (),
     checkpoint: str | Path | None = None,
     resume: bool = False,
@@ -217,6 +231,9 @@ def fit(
             (Polyak averaging) with this decay per step, e.g. 0.999; None: off.
             The average starts at the initial weights with decay ``min(average,
             (1 + t) / (10 + t))`` at step ``t`` so early steps are not over-weighted.
+        augment: an :class:`~deltanet.augment.Augment` applied to every mini-batch.
+        max_norm: after every step, scale each unit's incoming weight vector (a column
+            of ``W``) down to this L2 norm if it is longer (Srivastava et al. 2014).
         callbacks: ``cb(record, net)`` after each epoch; returning True stops training.
         checkpoint: path of a checkpoint written atomically after every epoch.
         resume: continue from ``checkpoint`` if it exists.
@@ -234,7 +251,10 @@ def fit(
         raise ValueError(f"average must be a decay in (0, 1), got {average}")
     if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
         early_stopping = EarlyStopping(patience=early_stopping)
+    if max_norm is not None and not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
     trainer = _Trainer(net, _optimizer(optimizer, lr), seed, early_stopping, average)
+    trainer.augment, trainer.max_norm = augment, max_norm
     trainer.data(X, y, validation, val_size, test)
     if early_stopping is not None and trainer.X_val is None:
         raise ValueError("early stopping needs a validation set (validation= or val_size=)")
@@ -286,6 +306,8 @@ class _Trainer:
         self.ema = net.params.copy() if average is not None else None
         self.steps = 0
         self.X_val = self.labels_val = self.X_test = self.labels_test = None
+        self.augment: Augment | None = None
+        self.max_norm: float | None = None
 
     # ------------------------------------------------------------------ set-up
     def data(
@@ -351,6 +373,7 @@ class _Trainer:
         ema_snapshot = None if self.ema is None else self.ema.copy()
         bar.start(epoch, epochs, n_batches)
         loss_sum, wrong, diverged = 0.0, 0, ""
+        dropout = net.dropout or net.input_dropout
         for b in range(n_batches):
             idx = perm[b * batch_size : (b + 1) * batch_size]
             m = len(idx)
@@ -358,13 +381,17 @@ class _Trainer:
             np.take(X, idx, axis=0, out=xb)
             np.take(Y, idx, axis=0, out=yb)
             np.take(labels, idx, out=lbb)
-            J = net._step_loss_and_grad(xb, yb)
+            if self.augment is not None:
+                self.augment(xb, self.rng, out=xb)
+            J = net._step_loss_and_grad(xb, yb, self.rng if dropout else None)
             if not math.isfinite(J):
                 diverged = f"loss is {J} at epoch {epoch + 1}, batch {b + 1} of {n_batches}"
                 break
             loss_sum += J * m
             wrong += int(np.count_nonzero(net._workspace(m).out.argmax(axis=1) != lbb))
             opt.step(net.params, net.grad)
+            if self.max_norm:
+                _max_norm(net, self.max_norm)
             self._average()
             if bar.enabled and (b % 20 == 19 or b == n_batches - 1):
                 bar.update(b % 20 + 1, loss_sum / ((b + 1) * batch_size))
@@ -471,6 +498,14 @@ class _Trainer:
         if self.ema is not None:
             self.net.params = self.ema
         return False
+
+
+def _max_norm(net: MLP, c: float) -> None:
+    """Scale every column of every ``W`` (a unit's incoming weights) to L2 norm ≤ ``c``."""
+    for W in net.W:
+        norms = np.sqrt(np.einsum("ij,ij->j", W, W))
+        np.maximum(norms, c, out=norms)
+        W *= (c / norms).astype(W.dtype, copy=False)
 
 
 def _optimizer(optimizer: Optimizer | str | None, lr: float | None) -> Optimizer:
