@@ -171,6 +171,7 @@ def scaling(data, args) -> str:
 
 def plot_scaling(results, path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -188,6 +189,10 @@ def plot_scaling(results, path) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(x, [str(v) for v in x])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
         ax.set_xlabel(label)
         ax.set_ylabel("seconds per epoch (60,000 images)")
         ax.grid(True, which="both", alpha=0.3)

@@ -169,3 +169,32 @@ def test_deltanet_network_with_a_bug_injected_is_caught(rng, monkeypatch):
     report = net.gradcheck(X, y)
     assert set(report.failed_blocks) == {"W1", "b1", "W2", "b2"}
     assert "starts at the output" in str(report)
+
+
+def test_a_trained_network_with_tiny_gradients_passes():
+    # A trained network's cross-entropy is a small difference of large logits, whose
+    # rounding (~1e-14) swamps its tiny gradients at eps = 1e-6: the checker must measure
+    # that rounding instead of failing correct code (it did, before _rounding).
+    mnist = dn.datasets.load_mnist()
+    net = dn.MLP([784, 50, 10], seed=0)
+    net.fit(mnist.X_train[:2000], mnist.y_train[:2000], epochs=30, seed=0,
+            optimizer=dn.optimizers.RMSprop(lr=0.003))
+    X, y = mnist.X_train[:20], mnist.y_train[:20]
+    report = net.gradcheck(X, y, max_coords=100)
+    assert report.cost < 0.05
+    assert report.ok, str(report)
+
+    # and a real bug at that scale is still caught
+    net64 = net.copy("float64")
+
+    def cost(w):
+        net64.params = w
+        return net64.cost(X, y)
+
+    def doubled(w):
+        net64.params = w
+        return 2 * net64.loss_and_grad(X, y)[1]
+
+    shapes = {b.name: b.shape for b in net64.layout}
+    bad = dn.gradcheck(cost, net64.params.copy(), doubled, shapes=shapes, max_coords=20)
+    assert not bad.ok and "extra factor of 2" in str(bad)

@@ -277,3 +277,15 @@ def test_dropout_is_off_at_evaluation_and_inverted(rng):
     np.testing.assert_allclose(ws.masks[1][kept], 2.0)  # and are scaled by 1/(1 − p)
     with pytest.raises(ValueError, match="dropout must be a probability"):
         dn.MLP([3, 2], dropout=1.0)
+
+
+def test_gradient_stays_exact_when_units_saturate(rng):
+    # a trained network drives hidden units deep into the tails of the sigmoid, where
+    # σ(z) ≈ 1e−13: the check must still pass (it did not when σ lost relative precision)
+    net = dn.MLP([20, 15, 4], hidden="sigmoid", dtype="float64", seed=0)
+    net.params = 6 * rng.normal(size=net.n_params)
+    X = 3 * rng.normal(size=(10, 20))
+    z = X @ net.W[0] + net.b[0]
+    assert (z < -25).any()  # some units are saturated
+    report = net.gradcheck(X, rng.integers(0, 4, 10))
+    assert report.ok, str(report)

@@ -86,7 +86,7 @@ def learning_curves(history: History, title: str = "Learning curves") -> Figure:
     ax_err.set_yscale("log")
     ax_err.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}%"))
     ax_err.yaxis.set_minor_formatter(
-        matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}%" if str(f"{y:g}")[0] in "25" else "")
+        matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}%" if f"{y:.0e}"[0] in "25" else "")
     )
     ax_err.set_xlabel("epoch")
     ax_err.set_ylabel("error (log scale)")
