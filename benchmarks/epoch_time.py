@@ -191,8 +191,9 @@ def plot_scaling(results, path) -> None:
         ax.set_xticks(x, [str(v) for v in x])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
-            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+        ax.yaxis.set_minor_formatter(
+            matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
+        )
         ax.set_xlabel(label)
         ax.set_ylabel("seconds per epoch (60,000 images)")
         ax.grid(True, which="both", alpha=0.3)

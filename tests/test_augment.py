@@ -19,8 +19,14 @@ def test_identity_transform_changes_nothing(digits, rng):
 def test_bilinear_matches_scipy(digits, rng):
     coords = Augment().coordinates(len(digits), rng)
     index = np.broadcast_to(np.arange(len(digits), dtype=float)[:, None, None], coords.shape[1:])
-    ref = ndimage.map_coordinates(digits.reshape(-1, 28, 28), [index, coords[0], coords[1]],
-                                  order=1, mode="grid-constant", cval=0.0, prefilter=False)
+    ref = ndimage.map_coordinates(
+        digits.reshape(-1, 28, 28),
+        [index, coords[0], coords[1]],
+        order=1,
+        mode="grid-constant",
+        cval=0.0,
+        prefilter=False,
+    )
     np.testing.assert_allclose(bilinear(digits.reshape(-1, 28, 28), coords), ref, atol=1e-5)
 
 

@@ -177,8 +177,13 @@ def test_a_trained_network_with_tiny_gradients_passes():
     # that rounding instead of failing correct code (it did, before _rounding).
     mnist = dn.datasets.load_mnist()
     net = dn.MLP([784, 50, 10], seed=0)
-    net.fit(mnist.X_train[:2000], mnist.y_train[:2000], epochs=30, seed=0,
-            optimizer=dn.optimizers.RMSprop(lr=0.003))
+    net.fit(
+        mnist.X_train[:2000],
+        mnist.y_train[:2000],
+        epochs=30,
+        seed=0,
+        optimizer=dn.optimizers.RMSprop(lr=0.003),
+    )
     X, y = mnist.X_train[:20], mnist.y_train[:20]
     report = net.gradcheck(X, y, max_coords=100)
     assert report.cost < 0.05

@@ -254,8 +254,15 @@ def test_bad_data_is_a_clear_value_error(X, y, message):
 
 @pytest.mark.parametrize("hidden", ["sigmoid", "relu", "leaky_relu"])
 def test_dropout_gradient_with_a_fixed_mask(hidden, rng):
-    net = dn.MLP([6, 5, 4, 3], hidden=hidden, dropout=0.5, input_dropout=0.2, l2=0.01,
-                 dtype="float64", seed=1)
+    net = dn.MLP(
+        [6, 5, 4, 3],
+        hidden=hidden,
+        dropout=0.5,
+        input_dropout=0.2,
+        l2=0.01,
+        dtype="float64",
+        seed=1,
+    )
     X, y = batch(rng, 8, 6, 3)
     report = net.gradcheck(X, y, dropout_seed=7, rtol=1e-7)
     assert report.ok, str(report)
@@ -267,9 +274,9 @@ def test_dropout_gradient_with_a_fixed_mask(hidden, rng):
 def test_dropout_is_off_at_evaluation_and_inverted(rng):
     net = dn.MLP([50, 400, 3], hidden="relu", dropout=0.5, input_dropout=0.2, dtype="float64")
     X = rng.random((4, 50))
-    np.testing.assert_array_equal(net.predict_proba(X),
-                                  dn.MLP([50, 400, 3], hidden="relu", dtype="float64")
-                                  .predict_proba(X))
+    np.testing.assert_array_equal(
+        net.predict_proba(X), dn.MLP([50, 400, 3], hidden="relu", dtype="float64").predict_proba(X)
+    )
     ws = net._workspace(4)
     net._forward(X, ws, np.random.default_rng(0))
     kept = ws.masks[1] > 0

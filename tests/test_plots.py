@@ -26,8 +26,21 @@ def assert_picture(path, min_size=(300, 200)):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = main(["train", "--layers", "784,25,10", "--epochs", "3", "--val-size", "50000",
-                 "--out", str(out), "--quiet", "--plots"])
+    code = main(
+        [
+            "train",
+            "--layers",
+            "784,25,10",
+            "--epochs",
+            "3",
+            "--val-size",
+            "50000",
+            "--out",
+            str(out),
+            "--quiet",
+            "--plots",
+        ]
+    )
     assert code == 0
     return out
 
@@ -53,9 +66,17 @@ def test_report_html_is_self_contained(run_dir):
     assert all(src.startswith("data:image/png;base64,") for src in images)
     assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere
     assert not re.search(r"<(script|link)\b", html)
-    for words in ("test error", "Per-class accuracy", "Configuration", "optimizer",
-                  "Learning curves", "Confusion matrix", "First-layer weights",
-                  "Most confident mistakes", "Gradient check"):
+    for words in (
+        "test error",
+        "Per-class accuracy",
+        "Configuration",
+        "optimizer",
+        "Learning curves",
+        "Confusion matrix",
+        "First-layer weights",
+        "Most confident mistakes",
+        "Gradient check",
+    ):
         assert words in html, words
 
 
@@ -73,9 +94,18 @@ def test_report_of_a_folder_without_a_model_is_a_usage_error(tmp_path, capsys):
 
 def test_functions_return_figures_for_notebooks(tmp_path, rng):
     history = dn.History(
-        [{"epoch": e, "lr": 0.001, "loss": 1 / e, "train_error": 0.1 / e,
-          "val_error": 0.12 / e, "test_error": float("nan"), "seconds": 1.0}
-         for e in range(1, 5)],
+        [
+            {
+                "epoch": e,
+                "lr": 0.001,
+                "loss": 1 / e,
+                "train_error": 0.1 / e,
+                "val_error": 0.12 / e,
+                "test_error": float("nan"),
+                "seconds": 1.0,
+            }
+            for e in range(1, 5)
+        ],
         best_epoch=4,
     )
     fig = plots.learning_curves(history)
@@ -89,8 +119,19 @@ def test_functions_return_figures_for_notebooks(tmp_path, rng):
 
 
 def test_history_csv_round_trip():
-    history = dn.History([{"epoch": 1, "lr": 0.001, "loss": 0.5, "train_error": 0.1,
-                           "val_error": 0.2, "test_error": float("nan"), "seconds": 1.5}])
+    history = dn.History(
+        [
+            {
+                "epoch": 1,
+                "lr": 0.001,
+                "loss": 0.5,
+                "train_error": 0.1,
+                "val_error": 0.2,
+                "test_error": float("nan"),
+                "seconds": 1.5,
+            }
+        ]
+    )
     back = dn.History.from_csv(history.to_csv())
     assert back.records[0]["epoch"] == 1 and back.records[0]["val_error"] == 0.2
     assert np.isnan(back.records[0]["test_error"])
@@ -98,7 +139,18 @@ def test_history_csv_round_trip():
 
 def test_gradcheck_plot(tmp_path):
     out = tmp_path / "gc.png"
-    code = main(["gradcheck", "--layers", "784,8,10", "--samples", "5", "--max-coords", "40",
-                 "--plot", str(out)])
+    code = main(
+        [
+            "gradcheck",
+            "--layers",
+            "784,8,10",
+            "--samples",
+            "5",
+            "--max-coords",
+            "40",
+            "--plot",
+            str(out),
+        ]
+    )
     assert code == 0
     assert_picture(out, (900, 300))

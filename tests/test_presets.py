@@ -17,8 +17,22 @@ def test_presets_are_complete_train_settings():
 
 def test_preset_from_the_command_line_and_flags_override_it(tmp_path):
     out = tmp_path / "run"
-    code = main(["train", "--preset", "best", "--layers", "784,20,10", "--epochs", "1",
-                 "--val-size", "50000", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--preset",
+            "best",
+            "--layers",
+            "784,20,10",
+            "--epochs",
+            "1",
+            "--val-size",
+            "50000",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     train = json.loads((out / "config.json").read_text())["train"]
     best = presets.best()

@@ -368,8 +368,15 @@ def gradcheck(
     return report
 
 
-def _rounding(cost: Callable[[np.ndarray], float], work: np.ndarray, layout: Layout,
-              f0: float, eps: float, rng: np.random.Generator, per_block: int = 2) -> float:
+def _rounding(
+    cost: Callable[[np.ndarray], float],
+    work: np.ndarray,
+    layout: Layout,
+    f0: float,
+    eps: float,
+    rng: np.random.Generator,
+    per_block: int = 2,
+) -> float:
     """The cost's own rounding error, measured rather than assumed.
 
     Along two random coordinates of each block the cost is evaluated at nine points
@@ -402,8 +409,7 @@ def _rounding(cost: Callable[[np.ndarray], float], work: np.ndarray, layout: Lay
     return float(np.median(residuals)) if residuals else 0.0
 
 
-def _central(cost: Callable[[np.ndarray], float], work: np.ndarray, i: int,
-             step: float) -> float:
+def _central(cost: Callable[[np.ndarray], float], work: np.ndarray, i: int, step: float) -> float:
     wi = work[i]
     work[i] = wi + step
     hp = work[i] - wi
@@ -415,9 +421,18 @@ def _central(cost: Callable[[np.ndarray], float], work: np.ndarray, i: int,
     return (fp - fm) / (hp + hm)
 
 
-def _remeasure(cost: Callable[[np.ndarray], float], work: np.ndarray, idx: np.ndarray,
-               a: np.ndarray, numeric: np.ndarray, rel: np.ndarray, noise: np.ndarray,
-               tiny: np.ndarray, eps: float, rtol: float) -> None:
+def _remeasure(
+    cost: Callable[[np.ndarray], float],
+    work: np.ndarray,
+    idx: np.ndarray,
+    a: np.ndarray,
+    numeric: np.ndarray,
+    rel: np.ndarray,
+    noise: np.ndarray,
+    tiny: np.ndarray,
+    eps: float,
+    rtol: float,
+) -> None:
     """Measure failing coordinates again with larger steps, and with an error bar, in place.
 
     A cost that is a small difference of large terms (the cross-entropy of a confident,
