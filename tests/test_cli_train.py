@@ -164,3 +164,13 @@ def test_bad_input_is_one_line_and_exit_2(args, message, bad_files, trained, tmp
 def test_no_command_prints_help_and_exits_2():
     result = run()
     assert result.returncode == 2 and "deltanet train" in result.stdout
+
+
+def test_predict_a_transparent_png(trained, tmp_path):
+    digit = dn.datasets.load_mnist().X_test[0].reshape(28, 28)
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., 3] = (255 * digit).astype(np.uint8)  # black ink, transparent paper
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "ink.png")
+    result = run("predict", str(trained / "model.safetensors"), str(tmp_path / "ink.png"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{tmp_path / 'ink.png'}: 7")

@@ -203,3 +203,21 @@ def test_a_trained_network_with_tiny_gradients_passes():
     shapes = {b.name: b.shape for b in net64.layout}
     bad = dn.gradcheck(cost, net64.params.copy(), doubled, shapes=shapes, max_coords=20)
     assert not bad.ok and "extra factor of 2" in str(bad)
+
+
+def test_a_float32_cost_cannot_hide_a_wrong_gradient(rng):
+    # rounding in a float32 cost is ~1e-7·|f|: at eps = 1e-6 every gradient entry is
+    # "within the noise", which must not count as passing
+    A = rng.normal(size=(6, 6)).astype(np.float32)
+
+    def cost(w):
+        w32 = w.astype(np.float32)
+        return float(np.float32(0.5) * w32 @ A @ w32)
+
+    def wrong(w):
+        return 2.2 * (0.5 * (A + A.T) @ w)
+
+    report = dn.gradcheck(cost, rng.normal(size=6), wrong)
+    assert not report.ok
+    assert report["w"].n_failed == 6, str(report)  # every coordinate, not just the largest
+    assert "2.2 × numeric" in str(report)

@@ -40,7 +40,11 @@ def test_file_is_safetensors_without_pickle(tmp_path, net):
     header = json.loads(data[8 : 8 + n])
     assert set(header) == {"__metadata__", "W1", "b1", "W2", "b2"}
     assert header["__metadata__"]["format"] == "deltanet"
-    assert b"\x80\x04" not in data[: 8 + n]  # no pickle protocol marker in the header
+    # every tensor is plain data: a dtype, a shape and a byte range, nothing to execute
+    for name, entry in header.items():
+        if name != "__metadata__":
+            assert set(entry) == {"dtype", "shape", "data_offsets"}
+    assert all(isinstance(v, str) for v in header["__metadata__"].values())
 
 
 def test_tampered_weights_are_refused(tmp_path, net):
@@ -150,3 +154,17 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]  # no temporary file left behind
+
+
+def test_architecture_too_large_for_its_tensors_is_refused_before_allocating(tmp_path, net):
+    path = tmp_path / "m.safetensors"
+    save(net, path)
+
+    def huge(h):
+        arch = json.loads(h["__metadata__"]["architecture"])
+        arch["layers"] = [10**6, 10**6, 3]
+        h["__metadata__"]["architecture"] = json.dumps(arch, separators=(",", ":"))
+
+    tamper_header(path, huge)
+    with pytest.raises(ModelFileError, match=r"tensor W1 has shape \(6, 5\)"):
+        load(path)

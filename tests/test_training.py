@@ -107,7 +107,7 @@ def test_divergence_stops_names_epoch_and_batch_and_rolls_back(small):
     net = dn.MLP(
         [784, 30, 10], loss="squared_error", output="linear", hidden="relu", dtype="float64", seed=0
     )
-    seen = []
+    seen = [net.params.copy()]  # the state before epoch 1, then after each good epoch
     with pytest.warns(TrainingDiverged, match=r"epoch \d+, batch \d+ of 20"):
         history = fit(
             net,
@@ -120,8 +120,7 @@ def test_divergence_stops_names_epoch_and_batch_and_rolls_back(small):
         )
     assert "diverged" in history.stop_reason and "rolled back" in history.stop_reason
     assert np.isfinite(net.params).all()
-    if seen:  # rolled back to the end of the last good epoch
-        np.testing.assert_array_equal(net.params, seen[-1])
+    np.testing.assert_array_equal(net.params, seen[-1])  # the last good epoch's weights
 
 
 @pytest.mark.parametrize("average", [None, 0.99])
@@ -268,3 +267,20 @@ def test_augmentation_and_dropout_train_reproducibly(small):
     plain = dn.MLP([784, 30, 10], hidden="relu", seed=0)
     fit(plain, *small, epochs=2, seed=4)
     assert plain.params.tobytes() != runs[0]
+
+
+def test_a_tampered_checkpoint_is_refused_on_resume(small, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    X, y = small
+    ckpt = tmp_path / "ckpt.safetensors"
+    fit(dn.MLP([784, 20, 10], seed=0), X, y, epochs=1, seed=0, checkpoint=ckpt)
+    tensors = load_file(ckpt)
+    from safetensors import safe_open
+
+    with safe_open(ckpt, "numpy") as f:
+        metadata = f.metadata()
+    tensors["state.opt.mean_square"] = tensors["state.opt.mean_square"][:10]  # too short
+    save_file(tensors, ckpt, metadata=metadata)
+    with pytest.raises(ValueError, match="state array opt.mean_square has shape"):
+        fit(dn.MLP([784, 20, 10], seed=0), X, y, epochs=2, seed=0, checkpoint=ckpt, resume=True)

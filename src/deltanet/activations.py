@@ -109,10 +109,11 @@ def _softplus(z: Array, out: Array) -> Array:
 
 
 def _softplus_derivative(a: Array, out: Array) -> Array:
-    # softplus'(z) = σ(z) = 1 − e^{−a}, since a = log(1 + e^z).
+    # softplus'(z) = σ(z) = 1 − e^{−a}, since a = log(1 + e^z); −expm1(−a) keeps its
+    # relative precision when a is tiny (a saturated-off unit)
     np.negative(a, out=out)
-    np.exp(out, out=out)
-    return np.subtract(1, out, out=out)
+    np.expm1(out, out=out)
+    return np.negative(out, out=out)
 
 
 def _identity(z: Array, out: Array) -> Array:

@@ -314,13 +314,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         config_path = run_dir / "config.json"
         if not (run_dir / "checkpoint.safetensors").is_file() or not config_path.is_file():
             raise UsageError(f"{run_dir}: no checkpoint.safetensors and config.json to resume from")
-        saved = json.loads(config_path.read_text())["train"]
+        try:
+            saved = json.loads(config_path.read_text())["train"]
+            if not isinstance(saved, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise UsageError(
+                f"{config_path}: not a config.json written by deltanet train"
+            ) from None
         for key in TRAIN_KEYS:
             if key in saved:
                 setattr(args, key, saved[key])
         print(f"resuming {run_dir} from its checkpoint")
     else:
         run_dir = _run_dir(args.out)
+    if args.average and not args.average < 1:
+        raise UsageError(f"--average is a decay per step below 1 (e.g. 0.999), not {args.average}")
+    if args.early_stopping and not args.val_size:
+        raise UsageError("--early-stopping needs a validation split: give --val-size N > 0")
     if args.loss == "cross_entropy" and args.output not in (None, "softmax"):
         raise UsageError(f"--loss cross_entropy needs softmax outputs, not --output {args.output}")
     data = load_mnist(args.data_dir)
@@ -427,6 +438,7 @@ def final_table(metrics: dict, run_dir: Path) -> str:
     for name, err in rows:
         lines.append(f"  {name:<10}  {'-' if err is None else f'{100 * err:5.2f}%':>6}")
     spe = metrics["seconds_per_epoch"]
+    spe_text = "–" if spe is None else f"{spe:.2f}"
     lines.append("")
     lines.append(
         f"  {metrics['epochs']} epochs, {spe:.2f} s per epoch (median), "

@@ -63,10 +63,15 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """A PNG/JPEG/... file as an MNIST-style ``(784,)`` float32 vector."""
     try:
         with Image.open(path) as img:
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                # transparent pixels are paper: flatten onto white before going grey
+                rgba = img.convert("RGBA")
+                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                img = Image.alpha_composite(paper, rgba)
             gray = np.asarray(img.convert("L"), dtype=np.float64) / 255.0
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{path}: not an image that Pillow can read ({exc})") from None
     try:
         return mnist_style(gray).ravel()

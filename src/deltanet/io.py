@@ -113,8 +113,17 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str
         raise ModelFileError(f"{path}: not a safetensors file, or truncated (bad header length)")
     try:
         header = json.loads(data[8 : 8 + header_len])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
         tensors = st_load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+    except (
+        SafetensorError,
+        ValueError,
+        UnicodeDecodeError,
+        RecursionError,
+        KeyError,
+        TypeError,
+    ) as exc:
         raise ModelFileError(f"{path}: not a valid safetensors file ({exc})") from None
     metadata = header.get("__metadata__") or {}
     return tensors, metadata
@@ -134,7 +143,7 @@ def _architecture(path: Path, metadata: dict[str, str], expected_format: str) ->
         keys = {"layers", "hidden", "loss", "output", "l2", "dtype"}
         if not isinstance(arch, dict) or not keys <= set(arch):
             raise ValueError
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, RecursionError):
         raise ModelFileError(
             f"{path}: the architecture metadata is missing or unreadable"
         ) from None
@@ -148,6 +157,22 @@ def _network(
     expected_format: str = FORMAT,
 ) -> MLP:
     arch = _architecture(path, metadata, expected_format)
+    layers = arch["layers"]
+    # the widths must match the tensors before anything is allocated from them
+    if (
+        not isinstance(layers, list)
+        or len(layers) < 2
+        or not all(isinstance(d, int) and d > 0 for d in layers)
+    ):
+        raise ModelFileError(f"{path}: the architecture's layers are invalid: {layers!r}")
+    for i in range(1, len(layers)):
+        t = tensors.get(f"W{i}")
+        if t is None or t.shape != (layers[i - 1], layers[i]):
+            shape = None if t is None else t.shape
+            raise ModelFileError(
+                f"{path}: tensor W{i} has shape {shape}, the architecture "
+                f"{'-'.join(map(str, layers))} needs {(layers[i - 1], layers[i])}"
+            )
     try:
         net = MLP(
             arch["layers"],

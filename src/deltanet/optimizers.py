@@ -66,7 +66,11 @@ class Optimizer:
         if missing:
             raise ValueError(f"optimizer state lacks {sorted(missing)}")
         self.t = int(scalars["t"])
-        self.state = {k: np.array(v, copy=True) for k, v in state["arrays"].items()}
+        arrays = {k: np.array(v, copy=True) for k, v in state["arrays"].items()}
+        shapes = {(a.shape, a.dtype) for a in arrays.values()}
+        if len(shapes) > 1 or any(a.ndim != 1 for a in arrays.values()):
+            raise ValueError("optimizer state arrays must be flat and alike in shape and dtype")
+        self.state = arrays
         for key, value in scalars.items():
             if key not in ("name", "t") and hasattr(self, key):
                 setattr(self, key, type(getattr(self, key))(value))

@@ -30,7 +30,7 @@ import numpy as np
 
 from deltanet import kernels
 from deltanet.augment import Augment
-from deltanet.io import load_checkpoint, save_checkpoint
+from deltanet.io import ModelFileError, load_checkpoint, save_checkpoint
 from deltanet.network import MLP
 from deltanet.optimizers import Optimizer, RMSprop, Schedule, make_optimizer
 
@@ -338,18 +338,30 @@ class _Trainer:
         saved, arrays, state = load_checkpoint(checkpoint)
         if saved.config() != self.net.config():
             raise ValueError(f"{checkpoint}: the checkpoint is for {saved}, not {self.net}")
+        # every array must fit the network: the compiled updates trust their sizes
+        for name, arr in arrays.items():
+            if arr.shape != self.net.params.shape or arr.dtype != self.net.params.dtype:
+                raise ModelFileError(
+                    f"{checkpoint}: state array {name} has shape {arr.shape} and dtype "
+                    f"{arr.dtype}; the network needs {self.net.params.shape} {self.net.dtype}"
+                )
         self.net.params = saved.params
-        self.opt.load_state_dict(
-            {
-                "arrays": {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")},
-                "scalars": state["optimizer"],
-            }
-        )
-        self.rng.bit_generator.state = state["rng"]
-        self.history = History.from_state(state["history"])
-        self.best_val, self.bad_epochs = state["best_val"], state["bad_epochs"]
+        try:
+            self.opt.load_state_dict(
+                {
+                    "arrays": {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")},
+                    "scalars": state["optimizer"],
+                }
+            )
+            self.rng.bit_generator.state = state["rng"]
+            self.history = History.from_state(state["history"])
+            self.best_val, self.bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
+            self.lr0, self.steps = float(state["lr0"]), int(state.get("steps", 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(
+                f"{checkpoint}: the checkpoint state is incomplete or damaged ({exc!r})"
+            ) from None
         self.best_params = arrays.get("best_params")
-        self.lr0, self.steps = state["lr0"], state.get("steps", 0)
         if self.ema is not None:
             if "ema" not in arrays:
                 raise ValueError(f"{checkpoint}: the checkpoint has no weight average to resume")
@@ -371,6 +383,7 @@ class _Trainer:
         perm = self.rng.permutation(n) if shuffle else np.arange(n)
         snapshot = net.params.copy()
         ema_snapshot = None if self.ema is None else self.ema.copy()
+        opt_snapshot, steps_snapshot = opt.state_dict(), self.steps
         bar.start(epoch, epochs, n_batches)
         loss_sum, wrong, diverged = 0.0, 0, ""
         dropout = net.dropout or net.input_dropout
@@ -400,6 +413,8 @@ class _Trainer:
         if diverged:
             net.params = snapshot
             self.ema = ema_snapshot
+            opt.load_state_dict(opt_snapshot)  # its moments saw the bad steps too
+            self.steps = steps_snapshot
             self.history.stop_reason = (
                 f"training diverged: {diverged}; parameters rolled back to the end of epoch "
                 f"{epoch} (try a smaller learning rate)"
