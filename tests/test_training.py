@@ -282,5 +282,5 @@ def test_a_tampered_checkpoint_is_refused_on_resume(small, tmp_path):
         metadata = f.metadata()
     tensors["state.opt.mean_square"] = tensors["state.opt.mean_square"][:10]  # too short
     save_file(tensors, ckpt, metadata=metadata)
-    with pytest.raises(ValueError, match="state array opt.mean_square has shape"):
+    with pytest.raises(ValueError, match=r"state array opt\.mean_square has shape"):
         fit(dn.MLP([784, 20, 10], seed=0), X, y, epochs=2, seed=0, checkpoint=ckpt, resume=True)

@@ -441,7 +441,7 @@ def final_table(metrics: dict, run_dir: Path) -> str:
     spe_text = "–" if spe is None else f"{spe:.2f}"
     lines.append("")
     lines.append(
-        f"  {metrics['epochs']} epochs, {spe:.2f} s per epoch (median), "
+        f"  {metrics['epochs']} epochs, {spe_text} s per epoch (median), "
         f"{metrics['seconds']:.1f} s in all"
     )
     lines.append(f"  model, history, metrics: {run_dir}/")
