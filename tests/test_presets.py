@@ -15,7 +15,7 @@ def test_presets_are_complete_train_settings():
         presets.get("fastest")
 
 
-def test_preset_from_the_command_line_and_flags_override_it(tmp_path):
+def test_preset_from_the_command_line_and_flags_override_it(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
         [
@@ -34,6 +34,7 @@ def test_preset_from_the_command_line_and_flags_override_it(tmp_path):
         ]
     )
     assert code == 0
+    assert "epoch   1/1  loss" in capsys.readouterr().out  # --quiet still reports each epoch
     train = json.loads((out / "config.json").read_text())["train"]
     best = presets.best()
     assert train["layers"] == [784, 20, 10] and train["epochs"] == 1  # the flags won

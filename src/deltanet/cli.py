@@ -399,7 +399,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             checkpoint=run_dir / "checkpoint.safetensors",
             resume=bool(args.resume),
             progress=not args.quiet,
-            log=print if args.quiet else None,
+            log=(lambda line: print(line, flush=True)) if args.quiet else None,
         )
         seconds = time.perf_counter() - t0
         metrics = {

@@ -167,7 +167,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.enabled:
+        if self.enabled or self.log is not None:  # --quiet: no bar, still a line per epoch
             (self.log or _tqdm_write)(line)
 
 
