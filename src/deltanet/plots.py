@@ -211,6 +211,11 @@ def gradcheck(report: GradCheckReport, title: str = "Gradient check") -> Figure:
         report.rtol, color="k", ls="--", lw=1, label=f"pass threshold rtol = {report.rtol:g}"
     )
     ax_b.set_yscale("log")
+    # whole decades around both the bars and the threshold, so the bars have a floor
+    lo_b = 10 ** np.floor(np.log10(min(min(worst), report.rtol)) - 1)
+    hi_b = 10 ** np.ceil(np.log10(max(max(worst), report.rtol)) + 0.5)
+    ax_b.set_ylim(lo_b, hi_b)
+    ax_b.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax_b.set_ylabel("max relative error (log scale)")
     ax_b.set_xlabel("parameter block")
     ax_b.set_title("Worst coordinate per block (green: pass, red: fail)")
@@ -228,7 +233,7 @@ def gradcheck(report: GradCheckReport, title: str = "Gradient check") -> Figure:
     ax_h.set_yscale("log")
     ax_h.set_xlabel("relative error |a − n| / max(|a|, |n|, tiny) (log scale)")
     ax_h.set_ylabel("coordinates (log scale)")
-    ax_h.set_title("Every checked coordinate")
+    ax_h.set_title("Every checked coordinate (exact agreement drawn at 1e-17)")
     ax_h.legend(fontsize=8)
     verdict = "passed" if report.ok else f"FAILED in {', '.join(report.failed_blocks)}"
     fig.suptitle(f"{title}: {verdict}")
