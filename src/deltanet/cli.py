@@ -29,7 +29,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # a None default says nothing; the help text explains what happens instead
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
 
 
 # ---------------------------------------------------------------------- argument types
@@ -70,6 +74,17 @@ positive_float = _number(float, 0, False, "a positive number")
 nonnegative_float = _number(float, 0, True, "a number >= 0")
 
 
+def add_data_dir(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, default: str = "the embedded MNIST"
+) -> None:
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help=f"folder with the four MNIST-format IDX files (default: {default})",
+    )
+
+
 def add_network_args(p: argparse.ArgumentParser, layers: str = "784,300,10") -> None:
     g = p.add_argument_group("network")
     g.add_argument(
@@ -77,7 +92,7 @@ def add_network_args(p: argparse.ArgumentParser, layers: str = "784,300,10") -> 
         type=layers_arg,
         default=layers_arg(layers),
         metavar="D0,D1,...,K",
-        help=f"layer widths, input first (default {layers})",
+        help="layer widths, input first, comma-separated",
     )
     g.add_argument(
         "--hidden", choices=sorted(ACTIVATIONS), default="sigmoid", help="hidden activation"
@@ -183,12 +198,7 @@ def _gradcheck_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="coordinates sampled per block (default: all up to 30,000 parameters)",
     )
-    g.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder with the four MNIST-format IDX files (default: the embedded MNIST)",
-    )
+    add_data_dir(g)
     g.add_argument(
         "--plot",
         default=None,
@@ -569,12 +579,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="DIR",
         help="continue the run in DIR from its checkpoint, with its own settings",
     )
-    g.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder with the four MNIST-format IDX files (default: embedded MNIST)",
-    )
+    add_data_dir(g)
     g.add_argument(
         "--plots",
         action="store_true",
@@ -646,12 +651,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
         "example:\n  deltanet evaluate runs/latest/model.safetensors",
     )
     p.add_argument("model", help="a model.safetensors written by deltanet train")
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder with the four MNIST-format IDX files (default: embedded MNIST)",
-    )
+    add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser(
         "predict",
@@ -733,12 +733,7 @@ def _reproduce_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=None, help="BLAS threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--markdown", default=None, metavar="FILE", help="also write the table here")
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder with the four MNIST-format IDX files (default: embedded MNIST)",
-    )
+    add_data_dir(p)
     p.set_defaults(func=cmd_reproduce)
 
 
@@ -814,12 +809,7 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         help="which dtypes to time",
     )
     p.add_argument("--threads", type=positive_int, default=None, help="BLAS threads")
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder with the four MNIST-format IDX files (default: embedded MNIST)",
-    )
+    add_data_dir(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -853,12 +843,7 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by deltanet train")
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder with the four MNIST-format IDX files (default: the run's own)",
-    )
+    add_data_dir(p, default="the run's own")
     p.set_defaults(func=cmd_report)
 
 
