@@ -7,7 +7,9 @@ from deltanet.cli import main
 
 
 def test_presets_are_complete_train_settings():
-    best = presets.best()
+    import deltanet as dn
+
+    best = dn.presets.best()  # the public spelling: dn.presets.best()
     assert best["layers"][0] == 784 and best["layers"][-1] == 10
     assert presets.best_long()["epochs"] > best["epochs"]
     assert presets.get("best") == best

@@ -5,7 +5,7 @@
 >>> report = net.gradcheck(X[:20], y[:20])   # doctest: +SKIP
 """
 
-from deltanet import datasets, optimizers, training
+from deltanet import augment, datasets, optimizers, presets, training
 from deltanet.gradcheck import BlockResult, GradCheckReport, GradientCheckError, gradcheck
 from deltanet.io import ModelFileError, load, save
 from deltanet.layout import Layout
@@ -24,10 +24,12 @@ __all__ = [
     "Layout",
     "ModelFileError",
     "__version__",
+    "augment",
     "datasets",
     "gradcheck",
     "load",
     "optimizers",
+    "presets",
     "save",
     "training",
 ]
