@@ -17,10 +17,12 @@ How it measures, for each checked coordinate ``i`` (all in float64):
   gradient entry smaller than ``tiny`` cannot be measured to relative precision ``rtol``
   at this ``eps``, so it is compared absolutely instead.  A coordinate passes when its
   relative error is at most ``rtol``;
-* a second look: a coordinate that fails is measured again at 10, 100 and 1000 × eps;
-  the steadiest of these estimates replaces the first, with the distance to its
-  neighbour as its error bar (rounding in the cost, not the gradient, can make a tiny
-  gradient fail at eps; see ``_remeasure``);
+* a second look: a coordinate that fails, or passes only because the noise is nearly
+  as large as it is, is measured again at 10, 100 and 1000 × eps; the steadiest of
+  these estimates replaces the first, with the distance to its neighbour as its error
+  bar (rounding in the cost, not the gradient, can make a tiny gradient fail at eps;
+  see ``_remeasure``).  Where most of a block stays below the noise even then, those
+  coordinates are judged by their plain relative error: "within the noise" is no pass;
 * kinks: the one-sided differences ``(f(w + h e_i) − f(w)) / h`` and
   ``(f(w) − f(w − h e_i)) / h`` disagree (a ReLU unit crossing zero), their gap does not
   grow with the step as a smooth function's would, and ``a`` lies between them: ``a``
