@@ -124,14 +124,15 @@ def add_network_args(p: argparse.ArgumentParser, layers: str = "784,300,10") -> 
     g.add_argument("--seed", type=int, default=0, help="seed for initialization and sampling")
 
 
-# ---------------------------------------------------------------------- gradcheck
-
-
-def cmd_gradcheck(args: argparse.Namespace) -> int:
-    from deltanet.datasets import load_mnist
+def network_from_args(args: argparse.Namespace, pixels: int):
+    """The MLP the network flags describe, checked against the images' pixel count."""
     from deltanet.network import MLP
 
-    net = MLP(
+    if args.layers[0] != pixels:
+        raise UsageError(
+            f"--layers starts with {args.layers[0]} but the images have {pixels} pixels"
+        )
+    return MLP(
         args.layers,
         hidden=args.hidden,
         loss=args.loss,
@@ -139,13 +140,19 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
         l2=args.l2,
         dtype=args.dtype,
         seed=args.seed,
+        dropout=getattr(args, "dropout", 0.0),
+        input_dropout=getattr(args, "input_dropout", 0.0),
     )
+
+
+# ---------------------------------------------------------------------- gradcheck
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from deltanet.datasets import load_mnist
+
     data = load_mnist(args.data_dir)
-    if data.X_train.shape[1] != args.layers[0]:
-        raise UsageError(
-            f"--layers starts with {args.layers[0]} but the images have {data.X_train.shape[1]} "
-            "pixels"
-        )
+    net = network_from_args(args, data.X_train.shape[1])
     if data.y_train.max() >= args.layers[-1]:
         raise UsageError(
             f"--layers ends with {args.layers[-1]} but the labels go up to {data.y_train.max()}"
@@ -298,7 +305,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deltanet import __version__
     from deltanet.datasets import load_mnist
     from deltanet.io import save, write_json
-    from deltanet.network import MLP
     from deltanet.optimizers import Schedule
     from deltanet.training import fit, split_validation
 
@@ -328,22 +334,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.loss == "cross_entropy" and args.output not in (None, "softmax"):
         raise UsageError(f"--loss cross_entropy needs softmax outputs, not --output {args.output}")
     data = load_mnist(args.data_dir)
-    net = MLP(
-        args.layers,
-        hidden=args.hidden,
-        loss=args.loss,
-        output=args.output,
-        l2=args.l2,
-        dtype=args.dtype,
-        seed=args.seed,
-        dropout=args.dropout,
-        input_dropout=args.input_dropout,
-    )
-    if data.X_train.shape[1] != net.layers[0]:
-        raise UsageError(
-            f"--layers starts with {net.layers[0]} but the images have "
-            f"{data.X_train.shape[1]} pixels"
-        )
+    net = network_from_args(args, data.X_train.shape[1])
     if args.val_size >= len(data.X_train):
         raise UsageError(
             f"--val-size {args.val_size} leaves no training images "

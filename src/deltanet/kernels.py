@@ -132,6 +132,20 @@ def rmsprop(
         t = w.dtype.type
         k.rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps))
         return
+    _rmsprop_numpy(w, g, ms, lr, rho, eps, scratch)
+
+
+def _rmsprop_numpy(
+    w: Array,
+    g: Array,
+    ms: Array,
+    lr: float,
+    rho: float,
+    eps: float,
+    scratch: Array,
+    gain: Array | None = None,
+) -> None:
+    """The NumPy RMSprop step, optionally scaled per weight by ``gain``."""
     np.multiply(g, g, out=scratch)
     scratch *= 1 - rho
     ms *= rho
@@ -139,6 +153,8 @@ def rmsprop(
     np.sqrt(ms, out=scratch)
     scratch += eps
     np.divide(g, scratch, out=scratch)
+    if gain is not None:
+        scratch *= gain
     scratch *= lr
     w -= scratch
 
@@ -196,16 +212,7 @@ def rmsprop_gains(
     gain *= s
     np.clip(gain, gain_min, gain_max, out=gain)
     np.copyto(prev, g)
-    np.multiply(g, g, out=s)
-    s *= 1 - rho
-    ms *= rho
-    ms += s
-    np.sqrt(ms, out=s)
-    s += eps
-    np.divide(g, s, out=s)
-    s *= gain
-    s *= lr
-    w -= s
+    _rmsprop_numpy(w, g, ms, lr, rho, eps, s, gain)
 
 
 def adam(
