@@ -8,15 +8,15 @@ Default configuration: 784-300-10, sigmoid hidden units, softmax cross-entropy,
 RMSprop lr 0.001 (ρ = 0.9), batch 100, all 60,000 training images.  PyTorch and
 scikit-learn are optional (``pip install -e '.[bench]'``); missing ones are skipped.
 The bound is the time the epoch's own matrix products take back to back at NumPy's
-BLAS rate (``deltanet.bench.gemm_bound``).  These machines are noisy: compare the
-ratios within one run, not seconds across runs.
+BLAS rate (``deltanet.bench.gemm_epochs``).  These machines are noisy, so every system
+(and the bound) is timed round robin, one epoch of each per round, and only ratios
+within one run are compared, never seconds across runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import sys
 import time
 
@@ -28,96 +28,102 @@ from deltanet import bench
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 
 
-def torch_epochs(data, threads, epochs, layers=(784, 300, 10), batch_size=100, loader=False):
+def torch_epochs(data, threads, layers=(784, 300, 10), batch_size=100, loader=False):
+    """``(name, endless epoch timer)`` for PyTorch, or None when it is not installed."""
     try:
         import torch
     except ImportError:
         return None
-    from torch_reference import train
+    from torch_reference import training_epochs
 
     torch.set_num_threads(threads)
-    seconds: list[float] = []
-    train(
-        data,
-        seed=0,
-        epochs=epochs,
-        layers=layers,
-        batch_size=batch_size,
-        epoch_seconds=seconds,
-        loader=loader,
-    )
+    runs = training_epochs(data, seed=0, layers=layers, batch_size=batch_size, loader=loader)
     how = "DataLoader loop" if loader else "tensor-indexing loop"
-    return bench.Measurement(f"PyTorch {torch.__version__.split('+')[0]} ({how})", seconds)
+    name = f"PyTorch {torch.__version__.split('+')[0]} ({how})"
+    return name, (seconds for seconds, _ in runs)
 
 
-def sklearn_epochs(data, epochs):
+def sklearn_epochs(data):
+    """``(name, endless epoch timer)`` for scikit-learn's MLPClassifier, or None."""
     try:
         import sklearn
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
     except ImportError:
         return None
-    import warnings
 
-    clf = MLPClassifier(
-        hidden_layer_sizes=(300,),
-        activation="logistic",
-        solver="adam",
-        batch_size=100,
-        learning_rate_init=0.001,
-        random_state=0,
-    )
-    seconds = []
-    classes = np.arange(10)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for _ in range(epochs):
-            t0 = time.perf_counter()
-            clf.partial_fit(data.X_train, data.y_train, classes=classes)
-            seconds.append(time.perf_counter() - t0)
-    return bench.Measurement(f"scikit-learn {sklearn.__version__} MLPClassifier (adam)", seconds)
+    def runs():
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        clf = MLPClassifier(
+            hidden_layer_sizes=(300,),
+            activation="logistic",
+            solver="adam",
+            batch_size=100,
+            learning_rate_init=0.001,
+            random_state=0,
+        )
+        classes = np.arange(10)
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                t0 = time.perf_counter()
+                clf.partial_fit(data.X_train, data.y_train, classes=classes)
+                yield time.perf_counter() - t0
+
+    return f"scikit-learn {sklearn.__version__} MLPClassifier (adam)", runs()
 
 
 def default_table(data, args) -> str:
     layers, n = (784, 300, 10), len(data.X_train)
-    rows = []
+    X, y = data.X_train, data.y_train
+    runners = {
+        "deltanet float32": bench.deltanet_epochs(X, y, layers, "float32"),
+        "deltanet float64": bench.deltanet_epochs(X, y, layers, "float64"),
+        "GEMM bound float32": bench.gemm_epochs(layers, n, 100, "float32"),
+        "GEMM bound float64": bench.gemm_epochs(layers, n, 100, "float64"),
+    }
+    others = []
+    if not args.no_torch:
+        others += [torch_epochs(data, args.threads), torch_epochs(data, args.threads, loader=True)]
+    if not args.no_sklearn:
+        others.append(sklearn_epochs(data))
+    runners.update(r for r in others if r is not None)
+    print(f"timing {', '.join(runners)}: {args.epochs} rounds after a warm-up ...", flush=True)
     with bench.blas_threads(args.threads):
-        b32 = bench.gemm_bound(layers, n, 100, "float32")
-        b64 = bench.gemm_bound(layers, n, 100, "float64")
-        d32 = bench.deltanet_epochs(data.X_train, data.y_train, dtype="float32", epochs=args.epochs)
-        d64 = bench.deltanet_epochs(data.X_train, data.y_train, dtype="float64", epochs=args.epochs)
-        sk = sklearn_epochs(data, args.epochs) if not args.no_sklearn else None
-    th = torch_epochs(data, args.threads, args.epochs) if not args.no_torch else None
-    thl = torch_epochs(data, args.threads, args.epochs, loader=True) if not args.no_torch else None
-    for m in (d32, d64, th, thl, sk):
-        if m is not None:
-            rows.append((m.name, m.median, m.fastest))
-    rows.append(("GEMM bound float32 (the epoch's products at NumPy's sgemm rate)", b32, b32))
-    rows.append(("GEMM bound float64 (dgemm)", b64, b64))
+        m = {x.name: x for x in bench.interleave(runners, args.epochs, progress=_dot)}
+    print(flush=True)
+    torch_lean = next((k for k in m if "tensor-indexing" in k), None)
+    torch_loader = next((k for k in m if "DataLoader" in k), None)
+    sk = next((k for k in m if k.startswith("scikit-learn")), None)
     flops = bench.epoch_flops(layers, n, 100)
+    d32, d64 = m["deltanet float32"], m["deltanet float64"]
+    b32, b64 = m["GEMM bound float32"], m["GEMM bound float64"]
     lines = [
-        f"{bench.machine()}; BLAS threads {args.threads}; median of {args.epochs} epochs",
+        f"{bench.machine()}; BLAS threads {args.threads}; every system timed for "
+        f"{args.epochs} epochs, round robin (one epoch of each per round) after a warm-up round",
         "",
         "| | seconds per epoch (median) | fastest |",
         "|---|---|---|",
     ]
-    lines += [f"| {name} | {med:.3f} | {fast:.3f} |" for name, med, fast in rows]
-    lines.append("")
-    lines.append("| ratio | value |")
-    lines.append("|---|---|")
-    lines.append(f"| deltanet float32 / GEMM bound float32 | {d32.median / b32:.2f} |")
-    lines.append(f"| deltanet float64 / GEMM bound float64 | {d64.median / b64:.2f} |")
-    if th is not None:
-        lines.append(
-            f"| deltanet float32 / PyTorch (tensor indexing) | {d32.median / th.median:.2f} |"
-        )
-        lines.append(f"| deltanet float32 / PyTorch (DataLoader) | {d32.median / thl.median:.2f} |")
-    if sk is not None:
-        lines.append(f"| deltanet float32 / scikit-learn | {d32.median / sk.median:.2f} |")
+    lines += [f"| {name} | {x.median:.3f} | {x.fastest:.3f} |" for name, x in m.items()]
+    lines += ["", "| ratio | of medians | of the fastest |", "|---|---|---|"]
+
+    def ratio(label: str, a, b) -> None:
+        lines.append(f"| {label} | {a.median / b.median:.2f} | {a.fastest / b.fastest:.2f} |")
+
+    ratio("deltanet float32 / GEMM bound float32", d32, b32)
+    ratio("deltanet float64 / GEMM bound float64", d64, b64)
+    if torch_lean:
+        ratio("deltanet float32 / PyTorch (tensor indexing)", d32, m[torch_lean])
+        ratio("deltanet float32 / PyTorch (DataLoader)", d32, m[torch_loader])
+    if sk:
+        ratio("deltanet float32 / scikit-learn", d32, m[sk])
     lines.append("")
     lines.append(
         f"An epoch is {flops / 1e9:.1f} GFLOP of matrix products: "
-        f"{flops / b32 / 1e9:.0f} GFLOP/s (float32) and {flops / b64 / 1e9:.0f} "
+        f"{flops / b32.median / 1e9:.0f} GFLOP/s (float32) and {flops / b64.median / 1e9:.0f} "
         f"GFLOP/s (float64) at the bound; deltanet float32 reaches "
         f"{flops / d32.median / 1e9:.0f} GFLOP/s."
     )
@@ -128,6 +134,10 @@ def default_table(data, args) -> str:
     return "\n".join(lines)
 
 
+def _dot(_round: int) -> None:
+    print(".", end="", flush=True)
+
+
 def scaling(data, args) -> str:
     n = len(data.X_train)
     results = []
@@ -136,22 +146,22 @@ def scaling(data, args) -> str:
     ]
     for kind, hidden, batch in settings:
         layers = (784, hidden, 10)
+        runners = {
+            "deltanet": bench.deltanet_epochs(
+                data.X_train, data.y_train, layers, "float32", batch_size=batch
+            ),
+            "bound": bench.gemm_epochs(layers, n, batch, "float32"),
+        }
+        th = None if args.no_torch else torch_epochs(data, args.threads, layers, batch)
+        if th is not None:
+            runners["torch"] = th[1]
         with bench.blas_threads(args.threads):
-            bound = bench.gemm_bound(layers, n, batch, "float32", repeats=2)
-            net = dn.MLP(layers, seed=0)
-            h = net.fit(
-                data.X_train, data.y_train, epochs=args.scaling_epochs, batch_size=batch, seed=0
-            )
-            ours = statistics.median(h["seconds"])
-        th = (
-            torch_epochs(data, args.threads, args.scaling_epochs, layers=layers, batch_size=batch)
-            if not args.no_torch
-            else None
-        )
-        results.append((kind, hidden, batch, ours, th.median if th else float("nan"), bound))
+            m = {x.name: x.median for x in bench.interleave(runners, args.scaling_epochs)}
+        ours, bound, torch_s = m["deltanet"], m["bound"], m.get("torch", float("nan"))
+        results.append((kind, hidden, batch, ours, torch_s, bound))
         print(
             f"  {kind:<6} hidden {hidden:>4} batch {batch:>4}: deltanet {ours:.3f} s, "
-            f"PyTorch {results[-1][4]:.3f} s, bound {bound:.3f} s",
+            f"PyTorch {torch_s:.3f} s, bound {bound:.3f} s",
             flush=True,
         )
     if args.plot:

@@ -35,21 +35,20 @@ def build(torch, loss: str, init: str, seed: int, layers=(784, 300, 10)):
     return torch.nn.Sequential(*mods)
 
 
-def train(
+def training_epochs(
     data,
     *,
     seed: int = 0,
-    epochs: int = 30,
     loss: str = "cross_entropy",
     l2: float = 0.0,
     alpha: float = 0.9,
     init: str = "torch",
     batch_size: int = 100,
     layers=(784, 300, 10),
-    epoch_seconds: list | None = None,
     loader: bool = False,
-) -> float:
-    """Train in PyTorch; return the test error.  Appends each epoch's seconds if asked.
+):
+    """Train in PyTorch, endlessly: each ``next`` runs one epoch and yields
+    ``(seconds, model)``.
 
     ``loader=False`` indexes shuffled tensors directly (the lean loop); ``loader=True``
     uses ``DataLoader(TensorDataset(...), shuffle=True)``, as most tutorials do.
@@ -71,7 +70,7 @@ def train(
             shuffle=True,
             generator=gen,
         )
-    for _ in range(epochs):
+    while True:
         t0 = time.perf_counter()
         if loader:
             epoch_batches = iter(batches)
@@ -92,8 +91,16 @@ def train(
             opt.zero_grad(set_to_none=True)
             cost.backward()
             opt.step()
-        if epoch_seconds is not None:
-            epoch_seconds.append(time.perf_counter() - t0)
+        yield time.perf_counter() - t0, model
+
+
+def train(data, *, epochs: int = 30, **kwargs) -> float:
+    """Train in PyTorch for ``epochs`` (other arguments as :func:`training_epochs`); the test error."""
+    import torch
+
+    model = None
+    for _, model in itertools.islice(training_epochs(data, **kwargs), epochs):  # noqa: B007
+        pass  # the loop trains; the last model is evaluated
     with torch.no_grad():
         pred = model(torch.from_numpy(data.X_test)).argmax(dim=1).numpy()
     return float(np.mean(pred != data.y_test))

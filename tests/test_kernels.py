@@ -1,9 +1,13 @@
 """The compiled (numba) updates agree with their plain NumPy twins."""
 
+import os
+
 import numpy as np
 import pytest
 
 from deltanet import kernels
+from deltanet.activations import get_activation
+from deltanet.losses import get_loss
 
 pytestmark = pytest.mark.skipif(kernels.jit() is None, reason="numba unavailable or disabled")
 
@@ -24,8 +28,6 @@ def both(fn, make_args, rel):
         if isinstance(x, np.ndarray)
     ), "the update changed nothing"
     kernels.jit.cache_clear()
-    import os
-
     os.environ["DELTANET_NUMBA"] = "0"
     try:
         assert kernels.jit() is None
@@ -89,3 +91,85 @@ def test_momentum_and_ema(nesterov):
         return [avg, w, 0.01]
 
     both(kernels.ema, make_ema, 2e-6)
+
+
+# ---------------------------------------------------------------------- layer kernels
+
+
+def compiled_and_plain(fn, make):
+    """``(outputs, returned)`` of ``fn`` on the same inputs, compiled and then plain."""
+    runs = []
+    for plain in (False, True):
+        args = make()
+        kernels.jit.cache_clear()
+        if plain:
+            os.environ["DELTANET_NUMBA"] = "0"
+        try:
+            assert (kernels.jit() is None) == plain
+            returned = fn(*args)
+        finally:
+            os.environ.pop("DELTANET_NUMBA", None)
+            kernels.jit.cache_clear()
+        runs.append((args, returned))
+    return runs
+
+
+@pytest.mark.parametrize(("dtype", "rel"), [(np.float32, 1e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("targets", ["one-hot", "soft", "unnormalised"])
+def test_softmax_cross_entropy_matches_the_numpy_route(dtype, rel, targets):
+    loss = get_loss("cross_entropy")
+    rng = np.random.default_rng(4)
+    z = (rng.normal(size=(37, 10)) * 8).astype(dtype)
+    z[0] = 1000  # a row that would overflow a naive exp
+    z[1, 3] = -1000
+    if targets == "one-hot":
+        y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 37)]
+    else:
+        y = rng.random((37, 10)).astype(dtype)
+        if targets == "soft":
+            y /= y.sum(axis=1, keepdims=True)
+
+    def make():
+        return [z.copy(), y.copy(), np.empty_like(z), np.empty_like(z), 1 / 37]
+
+    (compiled, total_c), (plain, total_p) = compiled_and_plain(loss.output_total_delta, make)
+    assert total_c == pytest.approx(total_p, rel=rel)
+    for c, p in zip(compiled[:4], plain[:4], strict=True):
+        np.testing.assert_allclose(c, p, rtol=rel, atol=rel * float(np.abs(p).max()))
+    h = compiled[2]
+    assert np.isfinite(h).all() and np.allclose(h.sum(axis=1), 1)
+
+
+def test_softmax_cross_entropy_lets_a_nan_through():
+    # the trainer detects divergence from a non-finite loss: the kernel must not hide it
+    z = np.zeros((3, 4), np.float32)
+    z[1, 2] = np.nan
+    y = np.eye(4, dtype=np.float32)[[0, 1, 2]]
+    total = get_loss("cross_entropy").output_total_delta(
+        z, y, np.empty_like(z), np.empty_like(z), 1 / 3
+    )
+    assert np.isnan(total)
+
+
+@pytest.mark.parametrize(("dtype", "rel"), [(np.float32, 1e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softplus"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_backprop_hidden_matches_the_numpy_route(dtype, rel, name, masked):
+    f = get_activation(name)
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(23, 31)).astype(dtype)
+    z[0, :5] = 0  # relu's kink: the derivative there is taken as 0
+    a = f(z)
+    delta = rng.normal(size=z.shape).astype(dtype)
+    mask = ((rng.random(z.shape) > 0.3) / 0.7).astype(dtype) if masked else None
+
+    def make():
+        m = None if mask is None else mask.copy()
+        return [delta.copy(), a.copy(), f, m, np.empty(31, dtype), np.empty_like(delta)]
+
+    (compiled, _), (plain, _) = compiled_and_plain(kernels.backprop_hidden, make)
+    # δ ⊙ f'(a) [⊙ mask], and its column sums in db
+    expected = delta * f.derivative(a, np.empty_like(a)) * (1 if mask is None else mask)
+    for got in (compiled, plain):
+        np.testing.assert_allclose(got[0], expected, rtol=rel, atol=rel)
+        np.testing.assert_allclose(got[4], expected.sum(axis=0), rtol=rel * 30, atol=rel * 30)

@@ -18,7 +18,7 @@ import itertools
 import platform
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +27,6 @@ import numpy as np
 
 from deltanet.network import MLP
 from deltanet.optimizers import RMSprop
-from deltanet.training import fit
 
 
 def blas_threads(n: int | None) -> Any:
@@ -65,20 +64,14 @@ def epoch_flops(layers: Sequence[int], n: int, batch_size: int) -> float:
     return flops
 
 
-def gemm_bound(
-    layers: Sequence[int],
-    n: int,
-    batch_size: int,
-    dtype: str = "float32",
-    repeats: int = 5,
-    seed: int = 0,
-) -> float:
-    """Seconds that one epoch's matrix products take, back to back (the best of ``repeats``)."""
+def gemm_epochs(
+    layers: Sequence[int], n: int, batch_size: int, dtype: str = "float32", seed: int = 0
+) -> Iterator[float]:
+    """Endless: each ``next`` times one epoch's matrix products, back to back, in seconds."""
     rng = np.random.default_rng(seed)
     steps = []
     sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
     for m in sorted(set(sizes)):
-        count = sizes.count(m)
         ops = []
         for i, (d_in, d_out) in enumerate(itertools.pairwise(layers)):
             a = rng.random((m, d_in), dtype=np.float64).astype(dtype)
@@ -88,16 +81,26 @@ def gemm_bound(
             ops.append((a.T, d, np.empty((d_in, d_out), dtype)))
             if i > 0:
                 ops.append((d, W.T, np.empty((m, d_in), dtype)))
-        steps.append((ops, count))
-    best = np.inf
-    for _ in range(repeats):
+        steps.append((ops, sizes.count(m)))
+    while True:
         t0 = time.perf_counter()
         for ops, count in steps:
             for _ in range(count):
                 for A, B, C in ops:
                     np.matmul(A, B, out=C)
-        best = min(best, time.perf_counter() - t0)
-    return best
+        yield time.perf_counter() - t0
+
+
+def gemm_bound(
+    layers: Sequence[int],
+    n: int,
+    batch_size: int,
+    dtype: str = "float32",
+    repeats: int = 5,
+    seed: int = 0,
+) -> float:
+    """Seconds that one epoch's matrix products take, back to back (the best of ``repeats``)."""
+    return min(itertools.islice(gemm_epochs(layers, n, batch_size, dtype, seed), repeats))
 
 
 @dataclass
@@ -119,17 +122,45 @@ def deltanet_epochs(
     y: np.ndarray,
     layers: Sequence[int] = (784, 300, 10),
     dtype: str = "float32",
-    epochs: int = 10,
     batch_size: int = 100,
     seed: int = 0,
-) -> Measurement:
-    """Per-epoch seconds of the default configuration (sigmoid, softmax, RMSprop 0.001)."""
+) -> Iterator[float]:
+    """Endless: each ``next`` trains one epoch of the default configuration (sigmoid,
+    softmax cross-entropy, RMSprop 0.001) with the trainer ``fit`` uses; its seconds."""
+    from deltanet.training import _Progress, _Trainer
+
     net = MLP(layers, hidden="sigmoid", loss="cross_entropy", dtype=dtype, seed=seed)
-    X = np.asarray(X, dtype=dtype)
-    history = fit(
-        net, X, y, epochs=epochs, batch_size=batch_size, optimizer=RMSprop(lr=0.001), seed=seed
-    )
-    return Measurement(f"deltanet {dtype}", history["seconds"])
+    trainer = _Trainer(net, RMSprop(lr=0.001), seed, None, None)
+    trainer.data(X, y, None, None, None)
+    quiet = _Progress(False, None)
+    for epoch in itertools.count():
+        record = trainer.epoch(epoch, epoch + 1, batch_size, True, quiet)
+        if record is None:  # diverged: cannot happen at this learning rate
+            raise RuntimeError(trainer.history.stop_reason)
+        yield record["seconds"]
+
+
+def interleave(
+    runners: dict[str, Iterator[float]],
+    rounds: int,
+    warmup: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[Measurement]:
+    """Time ``rounds`` epochs of every runner, round robin: one epoch of each per round.
+
+    A slow spell of a shared machine then falls on every system alike instead of on
+    whichever happened to run at the time, so ratios of the medians stay comparable.
+    The first ``warmup`` rounds (compilation, caches, page faults) are not counted.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for r in range(warmup + rounds):
+        for name, runner in runners.items():
+            seconds = next(runner)
+            if r >= warmup:
+                times[name].append(seconds)
+        if progress is not None:
+            progress(r + 1)
+    return [Measurement(name, t) for name, t in times.items()]
 
 
 def machine() -> str:

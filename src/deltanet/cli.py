@@ -732,6 +732,8 @@ def _reproduce_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
     from deltanet import bench
     from deltanet.datasets import load_mnist
 
@@ -744,29 +746,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     n = len(data.X_train)
     print(
         f"{bench.machine()}\nmeasuring {'-'.join(map(str, layers))}, batch "
-        f"{args.batch_size}, {args.epochs} epochs of {n:,} images per dtype ...",
+        f"{args.batch_size}: {args.epochs} epochs of {n:,} images per dtype, each beside "
+        "its GEMM bound, round robin ...",
         flush=True,
     )
-    rows = []
-    with bench.blas_threads(args.threads):
-        for dtype in args.dtype:
-            bound = bench.gemm_bound(layers, n, args.batch_size, dtype)
-            m = bench.deltanet_epochs(
-                data.X_train, data.y_train, layers, dtype, args.epochs, args.batch_size
-            )
-            rows.append((dtype, m.median, m.fastest, bound))
+    runners = {}
+    for dtype in args.dtype:
+        runners[dtype] = bench.deltanet_epochs(
+            data.X_train, data.y_train, layers, dtype, args.batch_size
+        )
+        runners[f"bound {dtype}"] = bench.gemm_epochs(layers, n, args.batch_size, dtype)
+    with (
+        bench.blas_threads(args.threads),
+        tqdm(total=args.epochs + 1, desc="rounds", unit="round", leave=False, disable=None) as bar,
+    ):
+        m = {x.name: x for x in bench.interleave(runners, args.epochs, progress=bar.update)}
     flops = bench.epoch_flops(layers, n, args.batch_size)
     print()
-    print("  dtype    s/epoch (median)  fastest  GEMM bound  ratio  GFLOP/s")
-    print("  -------  ----------------  -------  ----------  -----  -------")
-    for dtype, med, fast, bound in rows:
+    print("  dtype    s/epoch (median)  fastest  GEMM bound (median)  ratio  GFLOP/s")
+    print("  -------  ----------------  -------  -------------------  -----  -------")
+    for dtype in args.dtype:
+        ours, bound = m[dtype], m[f"bound {dtype}"]
         print(
-            f"  {dtype:<7}  {med:16.3f}  {fast:7.3f}  {bound:10.3f}  {med / bound:5.2f}  "
-            f"{flops / med / 1e9:7.0f}"
+            f"  {dtype:<7}  {ours.median:16.3f}  {ours.fastest:7.3f}  {bound.median:19.3f}  "
+            f"{ours.median / bound.median:5.2f}  {flops / ours.median / 1e9:7.0f}"
         )
     print()
     print("  GEMM bound: the epoch's own matrix products, back to back, at this machine's BLAS")
-    print("  rate; ratio = epoch / bound (1.0 would be nothing but matrix products).")
+    print("  rate; ratio = epoch / bound (1.0 would be nothing but matrix products). The first")
+    print("  round is a warm-up and not counted.")
     return 0
 
 
@@ -791,7 +799,12 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         help="layer widths",
     )
     p.add_argument("--batch-size", type=positive_int, default=100, help="mini-batch size")
-    p.add_argument("--epochs", type=positive_int, default=5, help="epochs timed per dtype")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=5,
+        help="epochs timed per dtype, after one warm-up epoch",
+    )
     p.add_argument(
         "--dtype",
         nargs="+",

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from deltanet.activations import LEAKY_SLOPE
+
 Array = np.ndarray
 
 
@@ -96,10 +98,65 @@ def jit() -> Any:
         for i in range(w.size):
             avg[i] += rate * (w[i] - avg[i])
 
+    # The layer kernels below run in the gradient-checked float64 path too, so they are
+    # compiled without fastmath: the same IEEE operations as the NumPy twins, and NaN or
+    # infinity still propagate to the loss, where divergence is detected.
+    exact = {**opts, "fastmath": False}
+
+    @numba.njit(**exact)
+    def softmax_cross_entropy(z, y, h, delta, scale):  # pragma: no cover - compiled
+        total = 0.0
+        for i in range(z.shape[0]):
+            zi, yi, hi, di = z[i], y[i], h[i], delta[i]
+            m = zi[0]
+            for j in range(1, zi.size):
+                if zi[j] > m:
+                    m = zi[j]
+            s = 0.0  # float64 sums: at least as exact as NumPy's float32 ones
+            for j in range(zi.size):
+                e = np.exp(zi[j] - m)
+                hi[j] = e
+                s += e
+            inv, log_s = 1.0 / s, np.log(s)
+            sy = 0.0
+            for j in range(zi.size):
+                sy += yi[j]
+                hi[j] *= inv
+                total += yi[j] * ((m - zi[j]) + log_s)  # y_k (lse − z_k)
+            for j in range(zi.size):
+                di[j] = (hi[j] * sy - yi[j]) * scale
+        return total
+
+    @numba.njit(**exact)
+    def backprop_hidden(delta, a, mask, masked, kind, one, slope, db):  # pragma: no cover
+        zero = one - one
+        db[:] = zero
+        for i in range(delta.shape[0]):
+            d, ai = delta[i], a[i]
+            if kind == 0:  # sigmoid: a (1 − a)
+                for j in range(d.size):
+                    d[j] *= (one - ai[j]) * ai[j]
+            elif kind == 1:  # tanh: 1 − a²
+                for j in range(d.size):
+                    d[j] *= one - ai[j] * ai[j]
+            elif kind == 2:  # relu: 1 where a > 0
+                for j in range(d.size):
+                    d[j] *= one if ai[j] > zero else zero
+            elif kind == 3:  # leaky relu: 1 where a > 0, else the slope
+                for j in range(d.size):
+                    d[j] *= one if ai[j] > zero else slope
+            if masked:
+                mi = mask[i]
+                for j in range(d.size):
+                    d[j] *= mi[j]
+            for j in range(d.size):
+                db[j] += d[j]
+
     class Kernels:
         pass
 
     k = Kernels()
+    k.softmax_cross_entropy, k.backprop_hidden = softmax_cross_entropy, backprop_hidden
     k.rmsprop, k.rmsprop_gains, k.adam, k.momentum, k.ema = (
         rmsprop,
         rmsprop_gains,
@@ -110,14 +167,16 @@ def jit() -> Any:
     return k
 
 
-def _usable(*arrays: Array) -> Any:
+def _usable(*arrays: Array, ndim: int = 1) -> Any:
+    """The kernels, if they can take ``arrays``: one dtype, ``ndim`` dimensions, C order."""
     k = jit()
     if k is None:
         return None
     dt = arrays[0].dtype
-    if all(a.dtype == dt and a.ndim == 1 and a.flags.c_contiguous for a in arrays):
-        return k
-    return None
+    for a in arrays:  # a plain loop: this runs several times per training step
+        if a.dtype != dt or a.ndim != ndim or not a.flags.c_contiguous:
+            return None
+    return k
 
 
 # ---------------------------------------------------------------------- the updates
@@ -278,3 +337,44 @@ def ema(avg: Array, w: Array, rate: float) -> None:
     diff = w - avg
     diff *= rate
     avg += diff
+
+
+# ---------------------------------------------------------------------- the layers
+
+
+def softmax_cross_entropy(z: Array, y: Array, h: Array, delta: Array, scale: float) -> float | None:
+    """Softmax, cross-entropy and its delta in one pass over ``z, y: (N, K)``.
+
+    Writes ``h = softmax(z)`` and ``delta = scale · (h Σ_k y_k − y)``; returns
+    ``Σ_n Σ_k y_nk (lse(z_n) − z_nk)``.  None when the compiled kernel cannot run (the
+    caller then takes the NumPy route of :class:`deltanet.losses.CrossEntropy`).
+    """
+    k = _usable(z, y, h, delta, ndim=2)
+    if k is None:
+        return None
+    return float(k.softmax_cross_entropy(z, y, h, delta, z.dtype.type(scale)))
+
+
+# what backprop_hidden's `kind` means; activations not listed take the NumPy route
+_DERIVATIVES = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "linear": 4}
+
+
+def backprop_hidden(
+    delta: Array, a: Array, activation: Any, mask: Array | None, db: Array, scratch: Array
+) -> None:
+    """``delta ← delta ⊙ f'(a) [⊙ mask]`` and ``db ← Σ_n delta``, in place.
+
+    ``delta, a, mask, scratch: (N, D)``; ``db: (D,)``; ``f'`` is computed from the
+    activation ``a = f(z)`` as :mod:`deltanet.activations` defines it.
+    """
+    kind = _DERIVATIVES.get(activation.name)
+    masked = mask is not None
+    k = _usable(delta, a, mask if masked else a, ndim=2)
+    if k is not None and kind is not None and db.dtype == delta.dtype:
+        t = delta.dtype.type
+        k.backprop_hidden(delta, a, mask if masked else a, masked, kind, t(1), t(LEAKY_SLOPE), db)
+        return
+    delta *= activation.derivative(a, scratch)
+    if mask is not None:
+        delta *= mask
+    np.sum(delta, axis=0, out=db)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deltanet import kernels
 from deltanet.activations import ACTIVATIONS, Activation, get_activation
 
 Array = np.ndarray
@@ -67,8 +68,22 @@ class Loss:
         """Write ``∂loss_n/∂z_n`` for every sample into ``out: (N, K)`` (not divided by N)."""
         raise NotImplementedError
 
+    def output_total_delta(self, z: Array, y: Array, h: Array, delta: Array, scale: float) -> float:
+        """A training step's top layer at once: ``h = g(z)``, ``delta = scale · ∂loss/∂z``
+        (both written in place), and ``Σ_n loss_n`` returned."""
+        self.output(z, h)
+        total = self.total(z, h, y)
+        self.delta(z, h, y, delta)
+        delta *= scale
+        return total
+
 
 class CrossEntropy(Loss):
+    def output_total_delta(self, z: Array, y: Array, h: Array, delta: Array, scale: float) -> float:
+        # one compiled pass over the (N, K) outputs instead of a dozen small NumPy calls
+        total = kernels.softmax_cross_entropy(z, y, h, delta, scale)
+        return super().output_total_delta(z, y, h, delta, scale) if total is None else total
+
     def output(self, z: Array, out: Array) -> Array:
         return softmax(z, out)
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deltanet import kernels
 from deltanet.activations import PIECEWISE_LINEAR, get_activation
 from deltanet.layout import Layout
 from deltanet.losses import get_loss
@@ -270,6 +271,13 @@ class MLP:
 
         With ``rng`` (training), dropout masks are drawn from it; without, no dropout.
         """
+        z = self._forward_to_top(X, ws, rng)
+        return self._loss.output(z, ws.out)
+
+    def _forward_to_top(
+        self, X: np.ndarray, ws: _Workspace, rng: np.random.Generator | None
+    ) -> np.ndarray:
+        """Every layer but the output non-linearity; return ``z_L: (N, D_L)``."""
         top = len(self.W) - 1
         a = X
         if rng is not None and self.input_dropout:
@@ -284,25 +292,27 @@ class MLP:
                 if rng is not None and self.dropout:
                     a = ws.dropout(i + 1, z, self.dropout, rng)
                 ws.inputs.append(a)
-        return self._loss.output(ws.acts[top], ws.out)
+        return ws.acts[top]
 
-    def _backward(self, X: np.ndarray, Y: np.ndarray, ws: _Workspace) -> None:
-        """Fill ``self.grad`` with ∂J/∂params, after :meth:`_forward` on the same batch."""
-        n = X.shape[0]
+    def _backward(self, ws: _Workspace) -> None:
+        """Fill ``self.grad`` with ∂J/∂params from the top delta ``ws.deltas[-1]`` (already
+        divided by N), after a forward pass over the same batch."""
         top = len(self.W) - 1
-        delta = self._loss.delta(ws.acts[top], ws.out, Y, ws.deltas[top])
-        delta *= 1.0 / n
+        delta = ws.deltas[top]
+        np.add.reduce(delta, axis=0, out=self.db[top])
         for i in range(top, -1, -1):
             np.matmul(ws.inputs[i].T, delta, out=self.dW[i])
-            np.sum(delta, axis=0, out=self.db[i])
             if self.l2:
                 self.dW[i] += self.l2 * self.W[i]
             if i > 0:
                 prev = ws.deltas[i - 1]
                 np.matmul(delta, self.W[i].T, out=prev)
-                prev *= self._f.derivative(ws.acts[i - 1], ws.deriv[i - 1])
-                if ws.inputs[i] is not ws.acts[i - 1]:  # dropped out: the mask is in the path
-                    prev *= ws.masks[i]
+                # dropped out: the mask is in the path from a_{i} to the layer above
+                mask = ws.masks[i] if ws.inputs[i] is not ws.acts[i - 1] else None
+                # δ_{i} ⊙= f'(a_{i}) [⊙ mask], and ∂J/∂b_{i} = Σ_n δ_{i} in the same pass
+                kernels.backprop_hidden(
+                    prev, ws.acts[i - 1], self._f, mask, self.db[i - 1], ws.deriv[i - 1]
+                )
                 delta = prev
 
     def _penalty(self) -> float:
@@ -322,11 +332,13 @@ class MLP:
 
         ``rng`` draws dropout masks (training); None runs without dropout.
         """
-        ws = self._workspace(X.shape[0])
-        self._forward(X, ws, rng)
-        J = self._cost(X, Y, ws)
-        self._backward(X, Y, ws)
-        return J
+        n = X.shape[0]
+        ws = self._workspace(n)
+        z = self._forward_to_top(X, ws, rng)
+        top = len(self.W) - 1
+        total = self._loss.output_total_delta(z, Y, ws.out, ws.deltas[top], 1.0 / n)
+        self._backward(ws)
+        return total / n + self._penalty()
 
     def loss_and_grad(self, X: Any, y: Any) -> tuple[float, np.ndarray]:
         """Cost ``J`` (see the module docstring) and its gradient ``∂J/∂params``.

@@ -21,14 +21,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
 
 from deltanet.datasets import MNIST
+from deltanet.losses import SquaredError
 from deltanet.network import MLP, _Workspace
 from deltanet.optimizers import RMSprop, RMSpropGains
 from deltanet.training import fit
+
+
+@dataclass(frozen=True)
+class _SquaredErrorMissingOutputDerivative(SquaredError):
+    def delta(self, z: np.ndarray, h: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return np.subtract(h, y, out=out)  # bug: (h − y) without the output's h(1 − h)
 
 
 class HandWrittenBugs(MLP):
@@ -41,16 +49,23 @@ class HandWrittenBugs(MLP):
       instead of a(1 − a);
     * the top-layer delta is h − y: the sigmoid output's derivative h(1 − h) is left out;
     * the penalty's gradient is 2·λ·W where the cost has (λ/2)·‖W‖².
+
+    The experiment used squared error; other losses are refused.
     """
 
-    def _backward(self, X: np.ndarray, Y: np.ndarray, ws: _Workspace) -> None:
-        n = X.shape[0]
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not isinstance(self._loss, SquaredError):
+            raise ValueError("the hand-written network used squared error")
+        self._loss = _SquaredErrorMissingOutputDerivative(
+            self._loss.name, self._loss.output_name, self._loss.activation
+        )
+
+    def _backward(self, ws: _Workspace) -> None:
         top = len(self.W) - 1
-        delta = np.subtract(ws.out, Y, out=ws.deltas[top])  # bug: no h(1 − h)
-        delta *= 1.0 / n
+        delta = ws.deltas[top]  # from the loss above: (h − y) / N
         for i in range(top, -1, -1):
-            a_prev = X if i == 0 else ws.acts[i - 1]
-            np.matmul(a_prev.T, delta, out=self.dW[i])
+            np.matmul(ws.inputs[i].T, delta, out=self.dW[i])
             np.sum(delta, axis=0, out=self.db[i])
             self.dW[i] += (2 * self.l2) * self.W[i]  # bug: 2λW for (λ/2)‖W‖²
             if i > 0:

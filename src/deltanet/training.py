@@ -30,6 +30,7 @@ import numpy as np
 
 from deltanet import kernels
 from deltanet.augment import Augment
+from deltanet.batches import Batches
 from deltanet.io import ModelFileError, load_checkpoint, save_checkpoint
 from deltanet.network import MLP
 from deltanet.optimizers import Optimizer, RMSprop, Schedule, make_optimizer
@@ -333,6 +334,7 @@ class _Trainer:
             self.X_test = net.check_X(test[0])
             self.labels_test = _labels(net, test[1], len(self.X_test))[1]
         self.X, self.Y, self.labels = X, Y, labels
+        self.batches: Batches | None = None  # built by the first epoch, which knows the size
 
     def resume(self, checkpoint: str | Path) -> None:
         saved, arrays, state = load_checkpoint(checkpoint)
@@ -376,10 +378,8 @@ class _Trainer:
         t0 = time.perf_counter()
         n = len(X)
         n_batches = -(-n // batch_size)
-        m0 = min(batch_size, n)
-        Xb = np.empty((m0, X.shape[1]), net.dtype)
-        Yb = np.empty((m0, Y.shape[1]), net.dtype)
-        lb = np.empty(m0, labels.dtype)
+        if self.batches is None or len(self.batches.xb) < min(batch_size, n):
+            self.batches = Batches(X, Y, labels, batch_size)
         perm = self.rng.permutation(n) if shuffle else np.arange(n)
         snapshot = net.params.copy()
         ema_snapshot = None if self.ema is None else self.ema.copy()
@@ -390,10 +390,7 @@ class _Trainer:
         for b in range(n_batches):
             idx = perm[b * batch_size : (b + 1) * batch_size]
             m = len(idx)
-            xb, yb, lbb = Xb[:m], Yb[:m], lb[:m]
-            np.take(X, idx, axis=0, out=xb)
-            np.take(Y, idx, axis=0, out=yb)
-            np.take(labels, idx, out=lbb)
+            xb, yb, lbb = self.batches.gather(idx)
             if self.augment is not None:
                 self.augment(xb, self.rng, out=xb)
             J = net._step_loss_and_grad(xb, yb, self.rng if dropout else None)
