@@ -65,6 +65,29 @@ def test_help_teaches():
     assert "example:" in result.stdout and "--l2" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        (),
+        ("train",),
+        ("evaluate",),
+        ("predict",),
+        ("gradcheck",),
+        ("reproduce",),
+        ("bench",),
+        ("report",),
+    ],
+)
+def test_every_help_page_prints_cleanly(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: deltanet" in text
+    # an escaped percent sign shown to the user, or help that shows nothing as its default
+    assert "%%" not in text and "(default: None)" not in text
+
+
 def test_gradcheck_command_exits_1_on_a_broken_network(capsys, monkeypatch):
     import numpy as np
 

@@ -96,8 +96,9 @@ def test_momentum_and_ema(nesterov):
 # ---------------------------------------------------------------------- layer kernels
 
 
-def compiled_and_plain(fn, make):
-    """``(outputs, returned)`` of ``fn`` on the same inputs, compiled and then plain."""
+def compiled_and_plain(fn, make, kernel, compiled_runs=1):
+    """``(arguments, returned)`` of ``fn`` on the same inputs, compiled and then plain;
+    checks that the compiled run called ``kernel`` ``compiled_runs`` times."""
     runs = []
     for plain in (False, True):
         args = make()
@@ -105,8 +106,14 @@ def compiled_and_plain(fn, make):
         if plain:
             os.environ["DELTANET_NUMBA"] = "0"
         try:
-            assert (kernels.jit() is None) == plain
+            k = kernels.jit()
+            assert (k is None) == plain
+            calls = []
+            if k is not None:
+                compiled = getattr(k, kernel)
+                setattr(k, kernel, lambda *a, c=compiled, n=calls: n.append(1) or c(*a))
             returned = fn(*args)
+            assert len(calls) == (0 if plain else compiled_runs), "wrong route taken"
         finally:
             os.environ.pop("DELTANET_NUMBA", None)
             kernels.jit.cache_clear()
@@ -132,7 +139,9 @@ def test_softmax_cross_entropy_matches_the_numpy_route(dtype, rel, targets):
     def make():
         return [z.copy(), y.copy(), np.empty_like(z), np.empty_like(z), 1 / 37]
 
-    (compiled, total_c), (plain, total_p) = compiled_and_plain(loss.output_total_delta, make)
+    (compiled, total_c), (plain, total_p) = compiled_and_plain(
+        loss.output_total_delta, make, "softmax_cross_entropy"
+    )
     assert total_c == pytest.approx(total_p, rel=rel)
     for c, p in zip(compiled[:4], plain[:4], strict=True):
         np.testing.assert_allclose(c, p, rtol=rel, atol=rel * float(np.abs(p).max()))
@@ -167,7 +176,10 @@ def test_backprop_hidden_matches_the_numpy_route(dtype, rel, name, masked):
         m = None if mask is None else mask.copy()
         return [delta.copy(), a.copy(), f, m, np.empty(31, dtype), np.empty_like(delta)]
 
-    (compiled, _), (plain, _) = compiled_and_plain(kernels.backprop_hidden, make)
+    # softplus' derivative needs exp: it takes the NumPy route even when numba is on
+    (compiled, _), (plain, _) = compiled_and_plain(
+        kernels.backprop_hidden, make, "backprop_hidden", 0 if name == "softplus" else 1
+    )
     # δ ⊙ f'(a) [⊙ mask], and its column sums in db
     expected = delta * f.derivative(a, np.empty_like(a)) * (1 if mask is None else mask)
     for got in (compiled, plain):

@@ -712,10 +712,10 @@ def _reproduce_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=_Formatter,
         description=(
             "A hand-written 784-300-10 sigmoid network with squared error and 'RMSprop with\n"
-            "increments 1.3 and decrements 0.5' got 6.9%% and 5.7%% test error (λ = 0.001 and\n"
+            "increments 1.3 and decrements 0.5' got 6.9% and 5.7% test error (λ = 0.001 and\n"
             "0.000002) because its backward pass was wrong. This trains the same two\n"
             "configurations with exact gradients, then with plain RMSprop, then with softmax\n"
-            "cross-entropy, and prints them beside the original figures. Seven runs of 30\n"
+            "cross-entropy, and prints them beside the original figures. Nine runs of 30\n"
             "epochs: a few minutes on two cores."
         ),
     )
