@@ -86,6 +86,31 @@ def test_resume_continues_a_finished_run_no_further(trained, capsys):
     assert dn.io.load(trained / "model.safetensors").params.tobytes() == before.tobytes()
 
 
+def test_resume_extends_a_finished_run_and_refuses_other_changes(trained, tmp_path, capsys):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained, run_dir)
+    assert main(["train", "--resume", str(run_dir), "--epochs", "3", "--quiet"]) == 0
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 3
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 4
+    assert json.loads((run_dir / "config.json").read_text())["train"]["epochs"] == 3
+    # two epochs, then one more, is the same run as three epochs straight
+    straight = tmp_path / "straight"
+    args = ["--layers", "784,32,10", "--val-size", "50000", "--quiet"]
+    assert main(["train", *args, "--epochs", "3", "--out", str(straight)]) == 0
+    model = "model.safetensors"
+    assert dn.io.load(run_dir / model).params.tobytes() == (
+        dn.io.load(straight / model).params.tobytes()
+    )
+    capsys.readouterr()
+    # changing anything else would silently make it a different run
+    assert main(["train", "--resume", str(run_dir), "--lr", "0.1", "--epochs", "4"]) == 2
+    assert "--lr cannot change" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run_dir), "--epochs", "2"]) == 2
+    assert "already trained 3 epochs" in capsys.readouterr().err
+
+
 def test_evaluate(trained):
     result = run("evaluate", str(trained / "model.safetensors"))
     assert result.returncode == 0, result.stderr

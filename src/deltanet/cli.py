@@ -276,6 +276,10 @@ TRAIN_KEYS = (
 )
 
 
+# what `train --resume` may be told: more epochs, and how many BLAS threads to use
+RESUME_MAY_CHANGE = {"epochs", "threads"}
+
+
 def _augments() -> dict:
     from deltanet.augment import Augment
 
@@ -321,8 +325,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"{config_path}: not a config.json written by deltanet train"
             ) from None
+        changed = sorted((getattr(args, "given", set()) & set(TRAIN_KEYS)) - RESUME_MAY_CHANGE)
+        if changed:
+            flags = ", ".join("--" + k.replace("_", "-") for k in changed)
+            raise UsageError(
+                f"--resume continues {run_dir} with its own settings; {flags} cannot change "
+                "(only --epochs, to extend the run, and --threads can)"
+            )
         for key in TRAIN_KEYS:
-            if key in saved:
+            if key in saved and key not in getattr(args, "given", set()):
                 setattr(args, key, saved[key])
         print(f"resuming {run_dir} from its checkpoint")
     else:
@@ -568,7 +579,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--resume",
         default=None,
         metavar="DIR",
-        help="continue the run in DIR from its checkpoint, with its own settings",
+        help="continue the run in DIR from its checkpoint, with its own settings; "
+        "--epochs N extends it to N epochs (a cosine or step schedule stretches to the new "
+        "length)",
     )
     add_data_dir(g)
     g.add_argument(
@@ -884,6 +897,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given(
+    parser: argparse.ArgumentParser, sub: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> set[str]:
+    """The destinations of the options of ``sub`` given explicitly on the command line."""
+    saved = [(a, a.default) for a in sub._actions]
+    try:
+        for action, _ in saved:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_args(argv))) & {a.dest for a, _ in saved}
+    finally:
+        for action, default in saved:
+            action.default = default
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -893,6 +920,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the preset's values become the defaults, so flags given explicitly still win
         parser.train_parser.set_defaults(**presets.get(args.preset))  # type: ignore[attr-defined]
         args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "train":
+        args.given = _given(parser, parser.train_parser, argv)  # type: ignore[attr-defined]
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

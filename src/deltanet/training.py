@@ -261,6 +261,11 @@ def fit(
         raise ValueError("early stopping needs a validation set (validation= or val_size=)")
     if resume and checkpoint is not None and Path(checkpoint).exists():
         trainer.resume(checkpoint)
+        if len(trainer.history) > epochs:
+            raise ValueError(
+                f"{checkpoint}: the run has already trained {len(trainer.history)} epochs, "
+                f"more than the {epochs} asked for"
+            )
     schedule = Schedule(schedule) if isinstance(schedule, str) else (schedule or Schedule())
     bar = _Progress(progress, log)
     history = trainer.history
