@@ -199,3 +199,14 @@ def test_predict_a_transparent_png(trained, tmp_path):
     result = run("predict", str(trained / "model.safetensors"), str(tmp_path / "ink.png"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{tmp_path / 'ink.png'}: 7")
+
+
+def test_predict_refuses_a_decompression_bomb_in_one_line(trained, tmp_path, monkeypatch, capsys):
+    # Pillow refuses images over 2 × MAX_IMAGE_PIXELS; lowering the limit makes a small
+    # PNG stand in for a huge one
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    code = main(["predict", str(trained / "model.safetensors"), str(tmp_path / "big.png")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "not an image that Pillow can read" in err and len(err.strip().splitlines()) == 1
