@@ -379,12 +379,12 @@ class _Trainer:
         self, epoch: int, epochs: int, batch_size: int, shuffle: bool, bar: _Progress
     ) -> dict[str, float] | None:
         """Train one epoch; its record, or None when it diverged (and was rolled back)."""
-        net, opt, X, Y, labels = self.net, self.opt, self.X, self.Y, self.labels
+        net, opt, X = self.net, self.opt, self.X
         t0 = time.perf_counter()
         n = len(X)
         n_batches = -(-n // batch_size)
         if self.batches is None or len(self.batches.xb) < min(batch_size, n):
-            self.batches = Batches(X, Y, labels, batch_size)
+            self.batches = Batches(X, self.Y, self.labels, batch_size)
         perm = self.rng.permutation(n) if shuffle else np.arange(n)
         snapshot = net.params.copy()
         ema_snapshot = None if self.ema is None else self.ema.copy()
