@@ -98,6 +98,8 @@ def train(data, *, epochs: int = 30, **kwargs) -> float:
     """Train in PyTorch for ``epochs`` (other arguments as :func:`training_epochs`); the test error."""
     import torch
 
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
     model = None
     for _, model in itertools.islice(training_epochs(data, **kwargs), epochs):  # noqa: B007
         pass  # the loop trains; the last model is evaluated

@@ -39,8 +39,9 @@ def test_byte_images_are_found_and_decoded_exactly(name):
         -BYTE_IMAGES["float64 division"],  # negative
         rng.random((300, 17)),  # not bytes at all
         RAW / 256.0,  # bytes, but a scale the decoders do not know
+        np.where(RAW == 0, -0.0, RAW / 255.0),  # -0.0 would come back as +0.0
     ],
-    ids=["shifted", "doubled", "negative", "random", "scaled by 1/256"],
+    ids=["shifted", "doubled", "negative", "random", "scaled by 1/256", "negative zero"],
 )
 def test_anything_else_is_not_taken_for_bytes(X):
     assert byte_codes(X) is None

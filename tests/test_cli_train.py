@@ -104,11 +104,34 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(trained, tmp_pa
         dn.io.load(straight / model).params.tobytes()
     )
     capsys.readouterr()
+    config = (run_dir / "config.json").read_text()
     # changing anything else would silently make it a different run
     assert main(["train", "--resume", str(run_dir), "--lr", "0.1", "--epochs", "4"]) == 2
     assert "--lr cannot change" in capsys.readouterr().err
+    # a preset names one flag, not the dozen settings it would bring
+    assert main(["train", "--resume", str(run_dir), "--preset", "best"]) == 2
+    err = capsys.readouterr().err
+    assert "--preset cannot change" in err and "--augment" not in err
     assert main(["train", "--resume", str(run_dir), "--epochs", "2"]) == 2
     assert "already trained 3 epochs" in capsys.readouterr().err
+    # a refusal leaves the run as it was: resumable, its config untouched
+    assert (run_dir / "config.json").read_text() == config
+    # a flag repeating the run's own setting changes nothing, so it is accepted
+    assert main(["train", "--resume", str(run_dir), "--layers", "784,32,10", "--quiet"]) == 0
+
+
+def test_a_run_that_stopped_early_is_not_extended(tmp_path, capsys):
+    run_dir = tmp_path / "stopped"
+    # at lr 1e-12 the validation error never improves: early stopping ends the run
+    args = ["--layers", "784,16,10", "--val-size", "55000", "--lr", "1e-12", "--quiet"]
+    assert (
+        main(["train", *args, "--early-stopping", "1", "--epochs", "6", "--out", str(run_dir)]) == 0
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["stop_reason"] and metrics["epochs"] < 6
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run_dir), "--epochs", "5"]) == 2
+    assert "cannot be extended" in capsys.readouterr().err
 
 
 def test_evaluate(trained):

@@ -149,15 +149,29 @@ def test_softmax_cross_entropy_matches_the_numpy_route(dtype, rel, targets):
     assert np.isfinite(h).all() and np.allclose(h.sum(axis=1), 1)
 
 
-def test_softmax_cross_entropy_lets_a_nan_through():
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("column", [0, 2])
+def test_softmax_cross_entropy_lets_a_non_finite_logit_through(bad, column):
     # the trainer detects divergence from a non-finite loss: the kernel must not hide it
     z = np.zeros((3, 4), np.float32)
-    z[1, 2] = np.nan
+    z[1, column] = bad
     y = np.eye(4, dtype=np.float32)[[0, 1, 2]]
     total = get_loss("cross_entropy").output_total_delta(
         z, y, np.empty_like(z), np.empty_like(z), 1 / 3
     )
-    assert np.isnan(total)
+    assert not np.isfinite(total)
+
+
+def test_the_layer_kernels_refuse_mismatched_shapes():
+    # compiled without bounds checks, they would read past the end of a smaller array
+    z = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="share one shape"):
+        kernels.softmax_cross_entropy(z, np.zeros((2, 2)), z.copy(), z.copy(), 0.5)
+    f = get_activation("sigmoid")
+    with pytest.raises(ValueError, match="share one shape"):
+        kernels.backprop_hidden(z, np.zeros((2, 2)), f, None, np.zeros(3), z.copy())
+    with pytest.raises(ValueError, match="db must have shape"):
+        kernels.backprop_hidden(z, z.copy(), f, None, np.zeros(2), z.copy())
 
 
 @pytest.mark.parametrize(("dtype", "rel"), [(np.float32, 1e-6), (np.float64, 1e-14)])

@@ -284,3 +284,14 @@ def test_a_tampered_checkpoint_is_refused_on_resume(small, tmp_path):
     save_file(tensors, ckpt, metadata=metadata)
     with pytest.raises(ValueError, match=r"state array opt\.mean_square has shape"):
         fit(dn.MLP([784, 20, 10], seed=0), X, y, epochs=2, seed=0, checkpoint=ckpt, resume=True)
+
+
+def test_resuming_to_fewer_epochs_is_refused_before_anything_changes(small, tmp_path):
+    X, y = small
+    ckpt = tmp_path / "ckpt.safetensors"
+    fit(dn.MLP([784, 20, 10], seed=0), X, y, epochs=2, seed=0, checkpoint=ckpt)
+    net = dn.MLP([784, 20, 10], seed=1)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="already trained 2 epochs"):
+        fit(net, X, y, epochs=1, seed=0, checkpoint=ckpt, resume=True)
+    np.testing.assert_array_equal(net.params, before)

@@ -65,8 +65,9 @@ def byte_codes(X: Array) -> tuple[Array, Callable[[Array, Array], Array]] | None
         if not (s.min() >= 0 and s.max() <= 255):
             return None
         c[...] = s
+        bits = np.dtype(f"u{X.dtype.itemsize}")  # bit patterns: -0.0 is not the byte 0
         for name, decode in list(decoders.items()):
-            if not np.array_equal(decode(c, b), x):
+            if not np.array_equal(decode(c, b).view(bits), x.view(bits)):
                 del decoders[name]
         if not decoders:
             return None

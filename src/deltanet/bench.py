@@ -146,16 +146,20 @@ def interleave(
     warmup: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> list[Measurement]:
-    """Time ``rounds`` epochs of every runner, round robin: one epoch of each per round.
+    """Time ``rounds`` epochs of every runner, round robin: one epoch of each per round,
+    the order rotated by one each round.
 
     A slow spell of a shared machine then falls on every system alike instead of on
     whichever happened to run at the time, so ratios of the medians stay comparable.
     The first ``warmup`` rounds (compilation, caches, page faults) are not counted.
     """
     times: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
     for r in range(warmup + rounds):
-        for name, runner in runners.items():
-            seconds = next(runner)
+        # each round starts one further along, so no runner always follows the same one
+        # (threads left spinning, or caches left full, by a runner then bias no neighbour)
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            seconds = next(runners[name])
             if r >= warmup:
                 times[name].append(seconds)
         if progress is not None:

@@ -7,9 +7,11 @@ ends as one line on stderr and exit status 2; a failed gradient check exits 1.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -276,8 +278,14 @@ TRAIN_KEYS = (
 )
 
 
-# what `train --resume` may be told: more epochs, and how many BLAS threads to use
-RESUME_MAY_CHANGE = {"epochs", "threads"}
+# what `train --resume` may be told: more epochs, how many BLAS threads to use, and
+# where the data is now
+RESUME_MAY_CHANGE = {"epochs", "threads", "data_dir"}
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as config.json stores it (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value))
 
 
 def _augments() -> dict:
@@ -302,7 +310,6 @@ def _run_dir(out: str | None) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
     import platform
     import time
 
@@ -310,7 +317,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deltanet.datasets import load_mnist
     from deltanet.io import save, write_json
     from deltanet.optimizers import Schedule
-    from deltanet.training import fit, split_validation
+    from deltanet.training import checkpoint_progress, fit, split_validation
 
     if args.resume:
         run_dir = Path(args.resume)
@@ -325,16 +332,28 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"{config_path}: not a config.json written by deltanet train"
             ) from None
-        changed = sorted((getattr(args, "given", set()) & set(TRAIN_KEYS)) - RESUME_MAY_CHANGE)
+        given = getattr(args, "given", set()) & set(TRAIN_KEYS)
+        changed = sorted(
+            k for k in given - RESUME_MAY_CHANGE if _jsonable(getattr(args, k)) != saved.get(k)
+        )
         if changed:
             flags = ", ".join("--" + k.replace("_", "-") for k in changed)
             raise UsageError(
                 f"--resume continues {run_dir} with its own settings; {flags} cannot change "
-                "(only --epochs, to extend the run, and --threads can)"
+                "(only --epochs, to extend the run, --threads and --data-dir can)"
             )
         for key in TRAIN_KEYS:
-            if key in saved and key not in getattr(args, "given", set()):
+            if key in saved and key not in given:
                 setattr(args, key, saved[key])
+        done, stopped = checkpoint_progress(run_dir / "checkpoint.safetensors")
+        if args.epochs < done:
+            raise UsageError(
+                f"{run_dir} has already trained {done} epochs, more than {args.epochs}"
+            )
+        if stopped and args.epochs > done:
+            raise UsageError(
+                f"{run_dir} stopped after {done} epochs and cannot be extended: {stopped}"
+            )
         print(f"resuming {run_dir} from its checkpoint")
     else:
         run_dir = _run_dir(args.out)
@@ -764,6 +783,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         flush=True,
     )
     runners = {}
+    args.dtype = list(dict.fromkeys(args.dtype))  # `--dtype float32 float32` times it once
     for dtype in args.dtype:
         runners[dtype] = bench.deltanet_epochs(
             data.X_train, data.y_train, layers, dtype, args.batch_size
@@ -914,14 +934,18 @@ def _given(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    given = None
+    if getattr(args, "command", None) == "train":
+        # before a preset installs its defaults, which would look given
+        given = _given(parser, parser.train_parser, argv)  # type: ignore[attr-defined]
     if getattr(args, "preset", None):
         from deltanet import presets
 
         # the preset's values become the defaults, so flags given explicitly still win
         parser.train_parser.set_defaults(**presets.get(args.preset))  # type: ignore[attr-defined]
         args = parser.parse_args(argv)
-    if getattr(args, "command", None) == "train":
-        args.given = _given(parser, parser.train_parser, argv)  # type: ignore[attr-defined]
+    if given is not None:
+        args.given = given
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -354,6 +354,9 @@ def softmax_cross_entropy(z: Array, y: Array, h: Array, delta: Array, scale: flo
     ``Σ_n Σ_k y_nk (lse(z_n) − z_nk)``.  None when the compiled kernel cannot run (the
     caller then takes the NumPy route of :class:`deltanet.losses.CrossEntropy`).
     """
+    if not z.shape == y.shape == h.shape == delta.shape:
+        shapes = ", ".join(str(a.shape) for a in (z, y, h, delta))
+        raise ValueError(f"z, y, h and delta must share one shape, got {shapes}")
     k = _usable(z, y, h, delta, ndim=2)
     if k is None:
         return None
@@ -376,8 +379,13 @@ def backprop_hidden(
     ``delta, a, mask, scratch: (N, D)``; ``db: (D,)``; ``f'`` is computed from the
     activation ``a = f(z)`` as :mod:`deltanet.activations` defines it.
     """
-    kind = _DERIVATIVES.get(activation.derivative)
     masked = mask is not None
+    # the compiled loop trusts these shapes (no bounds checks)
+    if a.shape != delta.shape or (masked and mask.shape != delta.shape):
+        raise ValueError(f"delta, a and mask must share one shape, got {delta.shape}, {a.shape}")
+    if delta.ndim != 2 or db.shape != delta.shape[1:]:
+        raise ValueError(f"db must have shape ({delta.shape[-1]},), got {db.shape}")
+    kind = _DERIVATIVES.get(activation.derivative)
     k = _usable(delta, a, mask if masked else a, ndim=2)
     if k is not None and kind is not None and db.dtype == delta.dtype:
         t = delta.dtype.type

@@ -118,6 +118,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _history(checkpoint: str | Path, state: dict[str, Any]) -> History:
+    try:
+        return History.from_state(state["history"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"{checkpoint}: the checkpoint state is incomplete or damaged ({exc!r})"
+        ) from None
+
+
+def checkpoint_progress(checkpoint: str | Path) -> tuple[int, str | None]:
+    """``(epochs trained, why the run stopped early or None)`` of a checkpoint."""
+    _, _, state = load_checkpoint(checkpoint)
+    history = _history(checkpoint, state)
+    return len(history), history.stop_reason or None
+
+
 def split_validation(
     X: np.ndarray, y: np.ndarray, val_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -260,12 +276,7 @@ def fit(
     if early_stopping is not None and trainer.X_val is None:
         raise ValueError("early stopping needs a validation set (validation= or val_size=)")
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        trainer.resume(checkpoint)
-        if len(trainer.history) > epochs:
-            raise ValueError(
-                f"{checkpoint}: the run has already trained {len(trainer.history)} epochs, "
-                f"more than the {epochs} asked for"
-            )
+        trainer.resume(checkpoint, epochs)
     schedule = Schedule(schedule) if isinstance(schedule, str) else (schedule or Schedule())
     bar = _Progress(progress, log)
     history = trainer.history
@@ -341,8 +352,16 @@ class _Trainer:
         self.X, self.Y, self.labels = X, Y, labels
         self.batches: Batches | None = None  # built by the first epoch, which knows the size
 
-    def resume(self, checkpoint: str | Path) -> None:
+    def resume(self, checkpoint: str | Path, epochs: int) -> None:
+        """Continue from ``checkpoint``, to ``epochs`` in all; nothing changes if it refuses."""
         saved, arrays, state = load_checkpoint(checkpoint)
+        history = _history(checkpoint, state)
+        done = len(history)
+        if done > epochs:
+            raise ValueError(
+                f"{checkpoint}: the run has already trained {done} epochs, "
+                f"more than the {epochs} asked for"
+            )
         if saved.config() != self.net.config():
             raise ValueError(f"{checkpoint}: the checkpoint is for {saved}, not {self.net}")
         # every array must fit the network: the compiled updates trust their sizes
@@ -361,7 +380,7 @@ class _Trainer:
                 }
             )
             self.rng.bit_generator.state = state["rng"]
-            self.history = History.from_state(state["history"])
+            self.history = history
             self.best_val, self.bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
             self.lr0, self.steps = float(state["lr0"]), int(state.get("steps", 0))
         except (KeyError, TypeError, ValueError) as exc:
@@ -380,11 +399,12 @@ class _Trainer:
     ) -> dict[str, float] | None:
         """Train one epoch; its record, or None when it diverged (and was rolled back)."""
         net, opt, X = self.net, self.opt, self.X
-        t0 = time.perf_counter()
         n = len(X)
         n_batches = -(-n // batch_size)
         if self.batches is None or len(self.batches.xb) < min(batch_size, n):
+            # before the clock starts: checking X for bytes is set-up, not training
             self.batches = Batches(X, self.Y, self.labels, batch_size)
+        t0 = time.perf_counter()
         perm = self.rng.permutation(n) if shuffle else np.arange(n)
         snapshot = net.params.copy()
         ema_snapshot = None if self.ema is None else self.ema.copy()
