@@ -233,3 +233,16 @@ def test_predict_refuses_a_decompression_bomb_in_one_line(trained, tmp_path, mon
     err = capsys.readouterr().err
     assert code == 2
     assert "not an image that Pillow can read" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_times_deltanet_beside_its_bound(tmp_path, capsys):
+    data = tiny_dataset(tmp_path / "data", n=6000)
+    argv = ["bench", "--layers", "784,128,10", "--epochs", "2", "--data-dir", str(data)]
+    assert main([*argv, "--dtype", "float32", "float32", "float64"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith("float")]
+    assert [r[0] for r in rows] == ["float32", "float64"]  # a repeated dtype is timed once
+    for r in rows:
+        median, fastest, bound, bound_fastest, ratio = map(float, r[1:6])
+        assert 0 < fastest <= median and 0 < bound_fastest <= bound
+        assert ratio == pytest.approx(median / bound, rel=0.1)  # printed to 3 decimals

@@ -796,18 +796,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         m = {x.name: x for x in bench.interleave(runners, args.epochs, progress=bar.update)}
     flops = bench.epoch_flops(layers, n, args.batch_size)
     print()
-    print("  dtype    s/epoch (median)  fastest  GEMM bound (median)  ratio  GFLOP/s")
-    print("  -------  ----------------  -------  -------------------  -----  -------")
+    print("  dtype    s/epoch: median  fastest  GEMM bound: median  fastest  ratio  GFLOP/s")
+    print("  -------  ---------------  -------  ------------------  -------  -----  -------")
     for dtype in args.dtype:
         ours, bound = m[dtype], m[f"bound {dtype}"]
         print(
-            f"  {dtype:<7}  {ours.median:16.3f}  {ours.fastest:7.3f}  {bound.median:19.3f}  "
-            f"{ours.median / bound.median:5.2f}  {flops / ours.median / 1e9:7.0f}"
+            f"  {dtype:<7}  {ours.median:15.3f}  {ours.fastest:7.3f}  {bound.median:18.3f}  "
+            f"{bound.fastest:7.3f}  {ours.median / bound.median:5.2f}  "
+            f"{flops / ours.median / 1e9:7.0f}"
         )
     print()
     print("  GEMM bound: the epoch's own matrix products, back to back, at this machine's BLAS")
-    print("  rate; ratio = epoch / bound (1.0 would be nothing but matrix products). The first")
-    print("  round is a warm-up and not counted.")
+    print("  rate; ratio = median epoch / median bound (1.0 would be nothing but matrix")
+    print("  products). Timed round robin; the first round is a warm-up and not counted. On a")
+    print("  shared machine, compare the fastest columns too: a slow spell moves medians.")
     return 0
 
 
