@@ -54,6 +54,7 @@ def byte_codes(X: Array) -> tuple[Array, Callable[[Array, Array], Array]] | None
         if not any(np.array_equal(table, t) for t in tables):  # keep one of each that agree
             decoders[name] = decode
             tables.append(table)
+    bits = np.dtype(f"u{X.dtype.itemsize}")  # compare bit patterns: -0.0 is not the byte 0
     codes = np.empty(X.shape, np.uint8)
     scaled = np.empty((min(_CHUNK, len(X)), X.shape[1]), X.dtype)
     back = np.empty_like(scaled)
@@ -65,7 +66,6 @@ def byte_codes(X: Array) -> tuple[Array, Callable[[Array, Array], Array]] | None
         if not (s.min() >= 0 and s.max() <= 255):
             return None
         c[...] = s
-        bits = np.dtype(f"u{X.dtype.itemsize}")  # bit patterns: -0.0 is not the byte 0
         for name, decode in list(decoders.items()):
             if not np.array_equal(decode(c, b).view(bits), x.view(bits)):
                 del decoders[name]
