@@ -1,64 +1,271 @@
+import importlib
+import itertools
+import re
 import warnings
 
 import numpy as np
 import pytest
-from handwritten import BUGS, HandWritten
+from handwritten import BUGS, OTHER_BUGS, SEED_BUGS, HandWritten, check
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import deltanet as dn
+from deltanet.gradcheck import CAUSES
 
-# bug -> (blocks that must fail, words the diagnosis must contain)
-EXPECTED = {
-    "sigmoid_prime_of_activation": ({"W1", "b1"}, ["wrong quantity", "lower layer"]),
-    "missing_output_derivative": ({"W1", "b1", "W2", "b2"}, ["starts at the output", "h·(1 − h)"]),
-    "l2_gradient_doubled": ({"W1", "W2"}, ["regularization", "only weight blocks"]),
-    "biases_penalised_in_cost_only": ({"b1", "b2"}, ["regularization", "only bias blocks"]),
-    "transposed_product": ({"W1", "b1"}, ["transposed or misindexed"]),
-    "bias_not_averaged": ({"b1", "b2"}, ["missing division by 20", "only bias blocks"]),
-    "sign_flip": ({"W2"}, ["sign is flipped"]),
+# the module, not the function dn.gradcheck that shadows its name in the package
+gradcheck_module = importlib.import_module("deltanet.gradcheck")
+
+# ---------------------------------------------------------------------- the seed network
+
+# what each of the seed's four bugs breaks, and the cause that must name it
+SEED_EFFECTS = {
+    "output_bias_from_dEdy": ({"b2"}, "bias_delta"),
+    "hidden_delta_from_dEdy": ({"W1", "b1"}, "propagation"),
+    "hidden_bias_missing_fprime": ({"b1"}, "bias_delta"),
+    "penalty_doubled_biases_in_cost": ({"W1", "b1", "W2", "b2"}, "penalty"),
+}
+COMBINATIONS = [c for r in range(5) for c in itertools.combinations(SEED_BUGS, r)]
+
+
+@pytest.fixture(scope="module")
+def mnist20():
+    """20 MNIST training images and their one-hot targets: the seed's own check."""
+    data = dn.datasets.load_mnist()
+    pick = np.random.default_rng(0).choice(len(data.X_train), 20, replace=False)
+    return data.X_train[pick].astype(np.float64), np.eye(10)[data.y_train[pick]]
+
+
+def check_seed(mnist20, bugs=(), dtype="float64", lam=1e-2, **kwargs):
+    X, Y = mnist20
+    hw = HandWritten(784, 30, 10, lam, bugs, dtype)
+    return check(hw, X, Y, hw.init(np.random.default_rng(1)), **kwargs)
+
+
+def test_expectations_cover_the_seed_bugs():
+    assert set(SEED_EFFECTS) == set(SEED_BUGS)
+    assert len(COMBINATIONS) == 16
+
+
+@pytest.mark.parametrize("bugs", COMBINATIONS, ids=lambda c: "+".join(c) or "correct")
+def test_each_combination_of_the_seed_bugs_is_located_and_named(bugs, mnist20):
+    report = check_seed(mnist20, bugs)
+    affected = set().union(*(SEED_EFFECTS[b][0] for b in bugs))
+    assert set(report.failed_blocks) == affected, str(report)
+    named = set().union(*report.causes.values())
+    assert {SEED_EFFECTS[b][1] for b in bugs} <= named, str(report)
+    assert named <= set(CAUSES) - {"other"}, str(report)
+    # the float32 version of the same code: the same verdict, the same causes
+    report32 = check_seed(mnist20, bugs, dtype="float32")
+    assert report32.precision.low and report32.causes == report.causes, str(report32)
+
+
+def test_the_four_bugs_together_at_the_original_penalty(mnist20):
+    report = check_seed(mnist20, SEED_BUGS, lam=1e-3)
+    assert report.causes == {
+        "W1": ("penalty", "propagation"),
+        "b1": ("penalty", "bias_delta", "propagation"),
+        "W2": ("penalty",),
+        "b2": ("penalty", "bias_delta"),
+    }, str(report)
+    text = str(report)
+    # the sentences a person acts on
+    assert "W2 agrees once its penalty term is set aside but b2 does not" in text
+    assert "2λ·W where the cost has (λ/2)‖W‖²" in text
+    assert "the cost penalises b1" in text and "the cost penalises b2" in text
+    assert "δ1 goes wrong on its way down" in text
+    assert "f′ factor left out" in text
+    assert "f'(a) instead of f'(z)" not in text  # the one line of their code that is right
+
+
+def test_a_correct_float32_cost_passes_and_says_how_it_was_checked(mnist20):
+    for lam in (0.0, 1e-3, 1e-2):
+        report = check_seed(mnist20, dtype="float32", lam=lam)
+        assert report.ok, str(report)
+        assert report.precision.name == "float32"
+        assert not any(b.n_kinks for b in report.blocks)  # a sigmoid network has none
+        assert "rounds like float32" in str(report) and "in float64" in str(report)
+
+
+def test_the_default_check_is_bounded(mnist20):
+    # the speed target, counted rather than timed: sampled coordinates and probes keep a
+    # 784-30-10 check to a few thousand cost evaluations (the full check needs ~48,000)
+    X, Y = mnist20
+    hw = HandWritten(784, 30, 10, 1e-2, SEED_BUGS)
+    calls = []
+
+    def cost(v):
+        calls.append(1)
+        return hw.cost(v, X, Y)
+
+    dn.gradcheck(
+        cost, hw.init(np.random.default_rng(1)), lambda v: hw.grad(v, X, Y), shapes=hw.shapes
+    )
+    assert len(calls) < 6_000
+
+
+# ---------------------------------------------------------------------- every cause
+
+
+def small(bugs, dtype="float64", lam=0.01, seed=5, **kwargs):
+    rng = np.random.default_rng(seed)
+    X, Y = rng.random((20, 12)), np.eye(10)[rng.integers(0, 10, 20)]
+    hw = HandWritten(12, 10, 10, lam, bugs, dtype)
+    return check(hw, X, Y, hw.init(np.random.default_rng(seed + 1)), **kwargs)
+
+
+# bug -> the causes of every block it breaks, and words the report must contain
+OTHER_EXPECTED = {
+    "sigmoid_prime_of_activation": (
+        {"W1": ("propagation",), "b1": ("propagation",)},
+        ["δ1 goes wrong on its way down", "not σ′(a)"],
+    ),
+    "missing_output_derivative": (
+        {b: ("output_derivative",) for b in ("W1", "b1", "W2", "b2")},
+        ["starts at the output", "(h − y)·h·(1 − h)", "inherit the wrong top delta"],
+    ),
+    "l2_gradient_doubled": ({"W1": ("penalty",), "W2": ("penalty",)}, ["twice the cost's"]),
+    "biases_penalised_in_cost_only": (
+        {"b1": ("penalty",), "b2": ("penalty",)},
+        ["the cost penalises b1", "but the gradient does not"],
+    ),
+    "transposed_product": ({"W1": ("propagation",), "b1": ("propagation",)}, ["W2 transposed"]),
+    "bias_not_averaged": (
+        {"b1": ("scale",), "b2": ("scale",)},
+        ["missing division by 20", "(×20, ×20)"],
+    ),
+    "sign_flip": ({"W2": ("sign",)}, ["the sign is flipped in W2"]),
+    "gradient_negated": (
+        {b: ("sign",) for b in ("W1", "b1", "W2", "b2")},
+        ["the whole gradient has the wrong sign"],
+    ),
+    "hidden_bias_zero": ({"b1": ("zero",)}, ["left at zero"]),
+    "index_slip": ({"b1": ("isolated",)}, ["b1[9]", "indexing slip"]),
+    "cost_in_float16": (
+        {"W1": ("precision",), "b1": ("precision",)},
+        ["too imprecise to judge", "rounds like float16"],
+    ),
 }
 
 
-def check_handwritten(bug, rng, n=20, d=12, h=10, k=10, lam=0.01):
-    hw = HandWritten(d, h, k, lam=lam, bug=bug)
-    X = rng.random((n, d))
-    Y = np.eye(k)[rng.integers(0, k, n)]
-    w = rng.normal(scale=0.5, size=hw.n_params)  # non-zero biases, as after training
-    return dn.gradcheck(lambda w: hw.cost(w, X, Y), w, lambda w: hw.grad(w, X, Y), shapes=hw.shapes)
+def test_expectations_cover_every_other_bug():
+    assert set(OTHER_EXPECTED) == set(OTHER_BUGS)
 
 
-def test_the_correct_handwritten_network_passes(rng):
-    report = check_handwritten(None, rng)
-    assert report.ok, str(report)
-    assert report.max_rel_error < 1e-6
-
-
-def test_expectations_cover_every_bug():
-    assert set(EXPECTED) == set(BUGS)
-
-
-@pytest.mark.parametrize("bug", BUGS)
-def test_each_broken_backward_pass_is_caught_named_and_explained(bug, rng):
-    report = check_handwritten(bug, rng)
-    must_fail, words = EXPECTED[bug]
-    assert not report.ok
-    assert set(report.failed_blocks) == must_fail, str(report)
-    text = str(report)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("bug", OTHER_BUGS)
+def test_each_other_bug_is_located_and_named(bug, dtype):
+    if bug == "cost_in_float16" and dtype == "float32":
+        pytest.skip("the float16 cost is the same in both")
+    report = small([bug], dtype)
+    causes, words = OTHER_EXPECTED[bug]
+    assert report.causes == causes, str(report)
     for word in words:
-        assert word in text, f"{word!r} missing from:\n{text}"
+        assert word in str(report), f"{word!r} missing from:\n{report}"
     with pytest.raises(dn.GradientCheckError, match="FAILED"):
         report.raise_if_failed()
 
 
-def test_fixing_the_bug_fixes_the_report(rng):
-    # the same data and weights: only the bug differs
-    seed = int(rng.integers(1 << 31))
-    broken = check_handwritten("missing_output_derivative", np.random.default_rng(seed))
-    fixed = check_handwritten(None, np.random.default_rng(seed))
-    assert not broken.ok and fixed.ok
+def test_every_cause_but_other_is_produced_by_a_planted_bug():
+    produced = set()
+    for causes, _ in OTHER_EXPECTED.values():
+        produced |= set().union(*causes.values())
+    for _, cause in SEED_EFFECTS.values():
+        produced.add(cause)
+    assert produced == set(CAUSES) - {"other"}
 
 
-def test_report_contents(rng):
-    report = check_handwritten("sign_flip", rng)
+def test_the_public_cause_codes():
+    assert CAUSES == (
+        "scale",
+        "sign",
+        "zero",
+        "penalty",
+        "bias_delta",
+        "output_derivative",
+        "propagation",
+        "isolated",
+        "precision",
+        "other",
+    )
+    assert dn.gradcheck.CAUSES is CAUSES
+    report = small(["bias_not_averaged"])
+    assert report["b1"].factor == pytest.approx(20, rel=1e-6)
+    assert report["W1"].causes == () and report["W1"].factor is None
+
+
+def test_a_bias_penalised_in_the_cost_only_is_no_division_by_1():
+    text = str(small(["biases_penalised_in_cost_only"]))
+    assert "division by 1 " not in text and "1 × numeric" not in text
+
+
+# ---------------------------------------------------------------------- the summary
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bugs=st.sets(st.sampled_from([b for b in BUGS if b != "cost_in_float16"]), max_size=3),
+    seed=st.integers(0, 1000),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
+def test_the_summary_never_contradicts_the_blocks(bugs, seed, dtype):
+    report = small(bugs, dtype, seed=seed)
+    summary = report.summary
+    assert "\n" not in summary
+    if report.ok:
+        assert summary.startswith("passed")
+        return
+    assert summary.startswith(f"FAILED in {', '.join(report.failed_blocks)}:")
+    verdict = summary.split(":", 1)[1]
+    # every failing block is named by a cause, no passing block is named at all
+    for b in report.blocks:
+        mentioned = any(tok.strip(" ,();×") == b.name for tok in verdict.replace(",", " ").split())
+        whole = "whole gradient" in verdict and "sign" in b.causes
+        assert mentioned or whole or b.ok, (b.name, summary)
+        if b.ok:
+            assert not mentioned, (b.name, summary)
+    # and nothing anywhere calls a failing block right
+    for line in report.diagnosis:
+        for b in report.blocks:
+            for rest in line.split(f"{b.name} agrees")[1:]:
+                if rest.startswith(" once its penalty term is set aside"):
+                    assert b.causes == ("penalty",), (b.name, line)
+                else:
+                    assert b.ok, (b.name, line)
+    assert "right but" not in summary and "is right" not in summary
+
+
+# ---------------------------------------------------------------------- the report
+
+
+def test_the_table_columns_agree_with_each_other():
+    report = small(["bias_not_averaged"])
+    lines = str(report).splitlines()
+    row = next(line for line in lines if line.lstrip().startswith("b1 "))
+    b1 = report["b1"]
+    a, n = b1.worst_values
+    assert f"{a:+.6e}" in row and f"{n:+.6e}" in row
+    assert f"{abs(a - n) / max(abs(a), abs(n)):.2e}" in row  # rel err: from those two numbers
+    assert report.summary in lines[0]
+
+
+def test_the_noise_gets_its_own_column_where_it_decides():
+    # a float32 cost: the noise, not rtol, sets the tolerance of small entries
+    report = small([], "float32")
+    assert report.ok
+    shown = [b for b in report.blocks if b.worst_noise is not None]
+    text = str(report)
+    if shown:
+        assert "noise: how far the cost's own rounding" in text
+        row = next(
+            line for line in text.splitlines() if line.lstrip().startswith(shown[0].name + " ")
+        )
+        assert f"{shown[0].worst_noise:.1e}" in row
+    for b in report.blocks:
+        assert b.max_rel_error <= b.rtol
+
+
+def test_report_contents():
+    report = small(["sign_flip"])
     w2 = report["W2"]
     assert not w2.ok and w2.max_rel_error == pytest.approx(2.0, rel=1e-6)
     assert w2.worst_index is not None and len(w2.worst_index) == 2
@@ -66,8 +273,50 @@ def test_report_contents(rng):
     assert w2.analytic.shape == w2.numeric.shape == (100,)
     np.testing.assert_allclose(w2.analytic, -w2.numeric, rtol=1e-5, atol=1e-9)
     assert report.max_rel_error == w2.max_rel_error
-    lines = str(report).splitlines()
-    assert sum(line.lstrip().startswith(("W1 ", "b1 ", "W2 ", "b2 ")) for line in lines) == 4
+    assert report.causes == {"W2": ("sign",)}
+    rows = re.findall(r"^  (W1|b1|W2|b2) +\d", str(report), flags=re.MULTILINE)
+    assert rows == ["W1", "b1", "W2", "b2"]
+
+
+def test_fixing_the_bug_fixes_the_report():
+    assert not small(["missing_output_derivative"]).ok
+    assert small([]).ok
+
+
+# ---------------------------------------------------------------------- sampling, progress
+
+
+def test_sampling_gives_every_block_coordinates(rng):
+    shapes = {"W1": (200, 100), "b1": (100,), "W2": (100, 3), "b2": (3,)}
+    n = sum(int(np.prod(s)) for s in shapes.values())
+    w = rng.normal(size=n)
+    report = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w, shapes=shapes, max_coords=7)
+    assert [b.n_checked for b in report.blocks] == [7, 7, 7, 3]
+    assert report.ok
+    again = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w, shapes=shapes, max_coords=7)
+    np.testing.assert_array_equal(report["W1"].indices, again["W1"].indices)  # seeded
+
+
+def test_by_default_a_block_is_sampled_and_one_that_fails_gets_more(rng):
+    w = rng.normal(size=5000)
+    ok = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w)
+    assert ok.blocks[0].n_checked == gradcheck_module.DEFAULT_SAMPLE and ok.blocks[0].sampled
+    bad = dn.gradcheck(lambda v: (0.5 * float(v @ v), 1.5 * v), w)
+    assert bad.blocks[0].n_checked == (1 + gradcheck_module.MORE_WHERE_WRONG) * 200
+    assert bad.causes == {"w": ("scale",)}
+    full = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w[:700], full=True)
+    assert full.blocks[0].n_checked == 700 and not full.blocks[0].sampled
+
+
+def test_a_long_check_shows_a_progress_bar(rng, monkeypatch, capsys):
+    monkeypatch.setattr(gradcheck_module, "PROGRESS_DELAY", 0.0)
+    dn.gradcheck(lambda v: (0.5 * float(v @ v), v), rng.normal(size=300), progress=True)
+    assert "gradcheck" in capsys.readouterr().err
+    dn.gradcheck(lambda v: (0.5 * float(v @ v), v), rng.normal(size=300), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------- the API
 
 
 def test_function_returning_cost_and_gradient_together(rng):
@@ -80,10 +329,10 @@ def test_function_returning_cost_and_gradient_together(rng):
     report = dn.gradcheck(f, rng.normal(size=5))
     assert report.ok and [b.name for b in report.blocks] == ["w"]
     bad = dn.gradcheck(lambda w: (0.5 * w @ A @ w, 2 * A @ w), rng.normal(size=5))
-    assert not bad.ok and "extra factor of 2" in str(bad)
+    assert not bad.ok and "extra factor of 2" in str(bad) and bad.causes == {"w": ("scale",)}
 
 
-def test_float32_input_is_upcast_with_a_warning(rng):
+def test_float32_parameters_are_perturbed_in_float64_without_a_misleading_warning(rng):
     w = rng.normal(size=4).astype(np.float32)
     seen = []
 
@@ -91,15 +340,10 @@ def test_float32_input_is_upcast_with_a_warning(rng):
         seen.append(v.dtype)
         return float(np.sum(v**3)), 3 * v**2
 
-    with pytest.warns(UserWarning, match="float64"):
-        report = dn.gradcheck(f, w)
-    assert report.ok and set(seen) == {np.dtype(np.float64)}
-
-
-def test_no_warning_for_float64(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        dn.gradcheck(lambda v: (float(v @ v), 2 * v), rng.normal(size=3))
+        report = dn.gradcheck(f, w)
+    assert report.ok and set(seen) == {np.dtype(np.float64)}
 
 
 def test_kinks_are_reported_not_failed():
@@ -118,29 +362,13 @@ def test_a_wrong_gradient_at_a_kink_still_fails():
     assert not report.ok
 
 
-def test_sampling_gives_every_block_coordinates(rng):
-    shapes = {"W1": (200, 100), "b1": (100,), "W2": (100, 3), "b2": (3,)}
-    n = sum(int(np.prod(s)) for s in shapes.values())
-    w = rng.normal(size=n)
-    report = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w, shapes=shapes, max_coords=7)
-    assert [b.n_checked for b in report.blocks] == [7, 7, 7, 3]
-    assert report.ok
-    again = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w, shapes=shapes, max_coords=7)
-    np.testing.assert_array_equal(report["W1"].indices, again["W1"].indices)  # seeded
-
-
-def test_large_vectors_are_sampled_by_default(rng):
-    w = rng.normal(size=40_000)
-    report = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w)
-    assert 0 < report.blocks[0].n_checked < 40_000
-
-
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"shapes": {"a": (2, 2)}}, "cover 4 parameters but w has 5"),
         ({"eps": 0.0}, "eps must be"),
         ({"rtol": -1.0}, "rtol must be"),
+        ({"max_coords": 0}, "max_coords must be"),
     ],
 )
 def test_bad_arguments(kwargs, message, rng):
@@ -155,6 +383,8 @@ def test_wrong_gradient_size_and_non_scalar_cost(rng):
         dn.gradcheck(lambda v: (v, 2 * v), rng.normal(size=5))
     with pytest.raises(ValueError, match="flat 1-D"):
         dn.gradcheck(lambda v: (0.0, v), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="real numbers"):
+        dn.gradcheck(lambda v: (0.0, v), np.zeros(2, complex))
 
 
 def test_deltanet_network_with_a_bug_injected_is_caught(rng, monkeypatch):
@@ -167,14 +397,15 @@ def test_deltanet_network_with_a_bug_injected_is_caught(rng, monkeypatch):
         type(net._loss), "delta", lambda self, z, h, y, out: np.subtract(h, y, out=out)
     )
     report = net.gradcheck(X, y)
-    assert set(report.failed_blocks) == {"W1", "b1", "W2", "b2"}
+    assert report.causes == {b: ("output_derivative",) for b in ("W1", "b1", "W2", "b2")}
     assert "starts at the output" in str(report)
 
 
 def test_a_trained_network_with_tiny_gradients_passes():
     # A trained network's cross-entropy is a small difference of large logits, whose
     # rounding (~1e-14) swamps its tiny gradients at eps = 1e-6: the checker must measure
-    # that rounding instead of failing correct code (it did, before _rounding).
+    # that rounding instead of failing correct code (it did, before the rounding was
+    # measured).
     mnist = dn.datasets.load_mnist()
     net = dn.MLP([784, 50, 10], seed=0)
     net.fit(
@@ -188,6 +419,7 @@ def test_a_trained_network_with_tiny_gradients_passes():
     report = net.gradcheck(X, y, max_coords=100)
     assert report.cost < 0.05
     assert report.ok, str(report)
+    assert not report.precision.low  # cancellation, not a float32 cost
 
     # and a real bug at that scale is still caught
     net64 = net.copy("float64")
@@ -206,8 +438,7 @@ def test_a_trained_network_with_tiny_gradients_passes():
 
 
 def test_a_float32_cost_cannot_hide_a_wrong_gradient(rng):
-    # rounding in a float32 cost is ~1e-7·|f|: at eps = 1e-6 every gradient entry is
-    # "within the noise", which must not count as passing
+    # rounding in a float32 cost is ~1e-7·|f|: it must not let a wrong gradient pass
     A = rng.normal(size=(6, 6)).astype(np.float32)
 
     def cost(w):
@@ -220,4 +451,4 @@ def test_a_float32_cost_cannot_hide_a_wrong_gradient(rng):
     report = dn.gradcheck(cost, rng.normal(size=6), wrong)
     assert not report.ok
     assert report["w"].n_failed == 6, str(report)  # every coordinate, not just the largest
-    assert "2.2 × numeric" in str(report)
+    assert "2.2 × numeric" in str(report) and report.causes == {"w": ("scale",)}

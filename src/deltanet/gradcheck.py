@@ -1,55 +1,48 @@
-"""Finite-difference gradient checking that says *where* a gradient is wrong and *how*.
+"""Finite-difference gradient checking that says *where* a gradient is wrong and *why*.
 
 :func:`gradcheck` checks any flat-vector cost function, deltanet's or your own::
 
     report = gradcheck(cost, w, grad, shapes={"W1": (784, 30), "b1": (30,), ...})
-    print(report)            # one row per block: worst coordinate, values, diagnosis
+    print(report)            # one row per block, the causes, what to fix
+    report.causes            # {"b2": ("bias_delta",), ...}: codes from CAUSES
     report.raise_if_failed()
 
-How it measures, for each checked coordinate ``i`` (all in float64):
+How it measures (:mod:`deltanet.finitediff`): central differences in float64 along
+sampled coordinates of every block (every coordinate with ``full=True``), each with a
+noise bar computed from the cost's *measured* rounding.  A coordinate passes when
+``|a − n| ≤ max(rtol·max(|a|, |n|), noise)``.  A cost computed in float32 is detected
+by that rounding, and checked with a step and tolerance that suit it.
 
-* numeric derivative ``n = (f(w + h e_i) − f(w − h e_i)) / 2h`` (central differences,
-  with ``h`` the exactly representable step nearest ``eps``);
-* relative error ``|a − n| / max(|a|, |n|, tiny)``, where ``a`` is the analytic value and
-  ``tiny = noise / rtol``.  ``noise = 8 r / h`` is how far rounding the cost alone can
-  move ``n``, with ``r`` the larger of ``ε_mach·max|f|`` and the cost's rounding error
-  measured by fitting parabolas through nine nearby evaluations (``_rounding``): a
-  gradient entry smaller than ``tiny`` cannot be measured to relative precision ``rtol``
-  at this ``eps``, so it is compared absolutely instead.  A coordinate passes when its
-  relative error is at most ``rtol``;
-* a second look: a coordinate that fails, or passes only because the noise is nearly
-  as large as it is, is measured again at 10, 100 and 1000 × eps; the steadiest of
-  these estimates replaces the first, with the distance to its neighbour as its error
-  bar (rounding in the cost, not the gradient, can make a tiny gradient fail at eps;
-  see ``_remeasure``).  Where most of a block stays below the noise even then, those
-  coordinates are judged by their plain relative error: "within the noise" is no pass;
-* kinks: the one-sided differences ``(f(w + h e_i) − f(w)) / h`` and
-  ``(f(w) − f(w − h e_i)) / h`` disagree (a ReLU unit crossing zero), their gap does not
-  grow with the step as a smooth function's would, and ``a`` lies between them: ``a``
-  is a valid subgradient, reported as a kink, not a failure.
+How it explains (:mod:`deltanet.diagnosis`): per block, a constant factor, a flipped
+sign, zeros, a few coordinates, or a part proportional to the block's own parameters (a
+penalty whose gradient does not match its cost), separated from the rest; per layer,
+whether a bias is built from the delta its weights use, and where a wrong delta enters.
+Every failing block gets cause codes from :data:`CAUSES`; :attr:`GradCheckReport.summary`
+is the one-line verdict derived from them.
 
 Compared with ``torch.autograd.gradcheck``, the report names the worst coordinate of
-every block (``W1[17, 3]``, not ``index 13331``) and diagnoses the pattern of a
-failure: a constant factor (2, 1/2, the batch size), a sign flip, analytic zeros, an
-error proportional to the weights (a regularization gradient that does not match its
-cost), only the biases, or an error that starts at the output layer.
+every block (``W1[17, 3]``, not ``index 13331``) and the cause of each failure.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from deltanet import diagnosis, finitediff
+from deltanet.diagnosis import CAUSES, Penalty
+from deltanet.finitediff import Precision
 from deltanet.layout import Block, Layout
 
-EPS_MACH = float(np.finfo(np.float64).eps)
-NOISE_FACTOR = 8.0  # rounding of the cost, in ulps, allowed before a difference counts
-CHECK_ALL_UP_TO = 30_000  # with max_coords=None, check every coordinate up to this many
-DEFAULT_SAMPLE = 300  # ... and beyond it this many per block
+DEFAULT_SAMPLE = 200  # coordinates checked per block unless full=True or max_coords
+MORE_WHERE_WRONG = 2  # a sampled block that fails gets this many times more coordinates
+PROGRESS_DELAY = 2.0  # seconds before a progress bar appears
+
+__all__ = ["CAUSES", "BlockResult", "GradCheckReport", "GradientCheckError", "gradcheck"]
 
 
 class GradientCheckError(AssertionError):
@@ -60,8 +53,9 @@ class GradientCheckError(AssertionError):
 class BlockResult:
     """The check of one named block.
 
-    ``indices`` are flat indices within the block; ``analytic``, ``numeric``,
-    ``rel_error`` and ``kink`` are aligned with them.
+    ``indices`` are flat indices within the block; ``analytic``, ``numeric``, ``noise``
+    (how far the cost's rounding alone can move each numeric value), ``kink`` and
+    ``params`` are aligned with them.
     """
 
     name: str
@@ -69,12 +63,14 @@ class BlockResult:
     indices: np.ndarray
     analytic: np.ndarray
     numeric: np.ndarray
-    rel_error: np.ndarray
+    noise: np.ndarray
     kink: np.ndarray
     params: np.ndarray
     rtol: float
-    tiny: float
-    unmeasurable: int = 0  # coordinates lost in the cost's rounding, judged strictly
+    sampled: bool = False  # fewer coordinates checked than the block has
+    causes: tuple[str, ...] = ()  # codes from CAUSES; empty for a passing block
+    factor: float | None = None  # for "scale"/"sign": analytic ≈ factor × numeric
+    penalty: Penalty | None = None  # the penalty component, when one was separated
     diagnosis: str = ""
 
     @property
@@ -90,21 +86,43 @@ class BlockResult:
         return int(self.kink.sum())
 
     @property
+    def tol(self) -> np.ndarray:
+        """Per coordinate, the largest ``|a − n|`` that passes."""
+        return diagnosis.tolerance(self.analytic, self.numeric, self.noise, self.rtol)
+
+    @property
     def failed(self) -> np.ndarray:
         """Mask of checked coordinates that fail (kinks never do)."""
-        return (self.rel_error > self.rtol) & ~self.kink
+        return (np.abs(self.analytic - self.numeric) > self.tol) & ~self.kink
 
     @property
     def n_failed(self) -> int:
         return int(self.failed.sum())
 
     @property
+    def n_resolved(self) -> int:
+        """Coordinates that stand out of the noise, or agree exactly."""
+        size = np.maximum(np.abs(self.analytic), np.abs(self.numeric))
+        return int(np.sum((size > self.noise) | (self.analytic == self.numeric)))
+
+    @property
+    def judged(self) -> bool:
+        """Whether enough coordinates stand out of the noise to judge the block at all."""
+        return self.n_resolved >= max(1, int(np.ceil(0.1 * self.n_checked)))
+
+    @property
     def ok(self) -> bool:
-        return not self.failed.any()
+        return self.judged and not self.failed.any()
+
+    @property
+    def rel_error(self) -> np.ndarray:
+        """``|a − n| / max(|a|, |n|, noise / rtol)``: a coordinate passes when ≤ rtol."""
+        floor = np.maximum(np.maximum(np.abs(self.analytic), np.abs(self.numeric)), 1e-300)
+        return np.abs(self.analytic - self.numeric) / np.maximum(floor, self.noise / self.rtol)
 
     @property
     def max_rel_error(self) -> float:
-        """Largest relative error over checked coordinates that are not kinks."""
+        """Largest relative error (as :attr:`rel_error`) over non-kink coordinates."""
         errors = self.rel_error[~self.kink]
         return float(errors.max()) if errors.size else 0.0
 
@@ -112,8 +130,7 @@ class BlockResult:
     def _worst(self) -> int | None:
         if not self.indices.size:
             return None
-        errors = np.where(self.kink, -1.0, self.rel_error)
-        return int(np.argmax(errors))
+        return int(np.argmax(np.where(self.kink, -1.0, self.rel_error)))
 
     @property
     def worst_index(self) -> tuple[int, ...] | None:
@@ -126,34 +143,38 @@ class BlockResult:
     @property
     def worst_label(self) -> str:
         k = self._worst
-        if k is None:
-            return "-"
-        return Block(self.name, self.shape, 0).label(int(self.indices[k]))
+        return "-" if k is None else Block(self.name, self.shape, 0).label(int(self.indices[k]))
 
     @property
     def worst_values(self) -> tuple[float, float]:
         """``(analytic, numeric)`` at the worst coordinate."""
         k = self._worst
-        return (
-            (float("nan"), float("nan"))
-            if k is None
-            else (
-                float(self.analytic[k]),
-                float(self.numeric[k]),
-            )
-        )
+        if k is None:
+            return float("nan"), float("nan")
+        return float(self.analytic[k]), float(self.numeric[k])
+
+    @property
+    def worst_noise(self) -> float | None:
+        """The noise at the worst coordinate when it, not rtol, sets the tolerance there."""
+        k = self._worst
+        if k is None:
+            return None
+        size = max(abs(self.analytic[k]), abs(self.numeric[k]))
+        return float(self.noise[k]) if self.noise[k] > self.rtol * size else None
 
 
 @dataclass
 class GradCheckReport:
-    """Result of :func:`gradcheck`: one :class:`BlockResult` per block, and a diagnosis."""
+    """Result of :func:`gradcheck`: one :class:`BlockResult` per block, causes, a verdict."""
 
     blocks: list[BlockResult]
     eps: float
     rtol: float
     cost: float
     n_params: int
-    diagnosis: list[str] = field(default_factory=list)
+    precision: Precision | None = None
+    summary: str = ""  # the one-line verdict, derived from the blocks' causes
+    diagnosis: list[str] = field(default_factory=list)  # what each layer's failures mean
 
     @property
     def ok(self) -> bool:
@@ -166,6 +187,11 @@ class GradCheckReport:
     @property
     def failed_blocks(self) -> list[str]:
         return [b.name for b in self.blocks if not b.ok]
+
+    @property
+    def causes(self) -> dict[str, tuple[str, ...]]:
+        """``{block: cause codes}`` of the failing blocks (codes from :data:`CAUSES`)."""
+        return {b.name: b.causes for b in self.blocks if not b.ok}
 
     def __getitem__(self, name: str) -> BlockResult:
         for b in self.blocks:
@@ -180,52 +206,19 @@ class GradCheckReport:
 
     def __str__(self) -> str:
         checked = sum(b.n_checked for b in self.blocks)
-        status = "passed" if self.ok else f"FAILED in {', '.join(self.failed_blocks)}"
-        head = (
-            f"gradient check {status}: max relative error {self.max_rel_error:.2e} "
-            f"(rtol {self.rtol:g}, eps {self.eps:g}, {checked:,} of {self.n_params:,} "
-            f"coordinates, cost {self.cost:.6g})"
-        )
-        rows = [
-            (
-                "block",
-                "shape",
-                "checked",
-                "max rel err",
-                "worst at",
-                "analytic",
-                "numeric",
-                "kinks",
-                "status",
-            )
+        how = ", sampled per block" if any(b.sampled for b in self.blocks) else ""
+        lines = [
+            f"gradient check {self.summary}",
+            f"max relative error {self.max_rel_error:.2e} (rtol {self.rtol:.2g}, eps "
+            f"{self.eps:.2g}; {checked:,} of {self.n_params:,} coordinates{how}; cost "
+            f"{self.cost:.6g})",
         ]
-        for b in self.blocks:
-            a, n = b.worst_values
-            rows.append(
-                (
-                    b.name,
-                    "×".join(map(str, b.shape)) or "scalar",
-                    f"{b.n_checked:,}",
-                    f"{b.max_rel_error:.2e}",
-                    b.worst_label,
-                    f"{a:+.6e}",
-                    f"{n:+.6e}",
-                    f"{b.n_kinks:,}",
-                    "ok" if b.ok else f"FAIL ({b.n_failed:,})",
-                )
-            )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        right = {2, 3, 5, 6, 7}
-        lines = [head, ""]
-        for j, r in enumerate(rows):
-            cells = [
-                c.rjust(w) if i in right else c.ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            ]
-            lines.append("  " + "  ".join(cells).rstrip())
-            if j == 0:
-                lines.append("  " + "  ".join("-" * w for w in widths))
-        notes = [f"  {b.name}: {b.diagnosis}" for b in self.blocks if b.diagnosis]
+        if self.precision is not None and self.precision.low:
+            lines.append(self.precision.describe())
+        lines += ["", *_table(self.blocks)]
+        notes = [
+            f"  {b.name} ({', '.join(b.causes)}): {b.diagnosis}" for b in self.blocks if b.diagnosis
+        ]
         notes += [f"  {d}" for d in self.diagnosis]
         if notes:
             lines += ["", "diagnosis:", *notes]
@@ -235,22 +228,80 @@ class GradCheckReport:
         p.text(str(self))
 
 
+def _table(blocks: Sequence[BlockResult]) -> list[str]:
+    """The block table; "rel err" is what the analytic and numeric columns give."""
+    head = ("block", "shape", "checked", "worst at", "analytic", "numeric", "rel err", "noise")
+    rows = [(*head, "kinks", "status")]
+    for b in blocks:
+        a, n = b.worst_values
+        rel = abs(a - n) / max(abs(a), abs(n)) if max(abs(a), abs(n)) > 0 else 0.0
+        noise = b.worst_noise
+        status = "ok" if b.ok else ("FAIL (unjudged)" if not b.judged else f"FAIL ({b.n_failed:,})")
+        rows.append(
+            (
+                b.name,
+                "×".join(map(str, b.shape)) or "scalar",
+                f"{b.n_checked:,}",
+                b.worst_label,
+                f"{a:+.6e}",
+                f"{n:+.6e}",
+                f"{rel:.2e}",
+                "" if noise is None else f"{noise:.1e}",
+                f"{b.n_kinks:,}",
+                status,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    right = {2, 4, 5, 6, 7, 8}
+    lines = []
+    for j, r in enumerate(rows):
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        lines.append("  " + "  ".join(cells).rstrip())
+        if j == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    if any(b.worst_noise is not None for b in blocks):
+        lines.append(
+            "  noise: how far the cost's own rounding can move the numeric value at this "
+            "step; where it exceeds rtol·max(|a|, |n|), a difference below it passes"
+        )
+    return lines
+
+
 # ---------------------------------------------------------------------- the check
+
+
+class _Functions:
+    """The user's cost and gradient, called as ``cost(w) -> float``, ``gradient(w)``."""
+
+    def __init__(self, f: Callable[..., Any], grad: Callable[..., Any] | None, n: int):
+        self.f, self.grad, self.n = f, grad, n
+
+    def cost(self, v: np.ndarray) -> float:
+        return _as_cost(self.f(v) if self.grad is not None else self.f(v)[0])
+
+    def gradient(self, v: np.ndarray) -> np.ndarray:
+        g = self.grad(v.copy()) if self.grad is not None else self.f(v.copy())[1]
+        return _as_gradient(g, self.n)
+
+    def both(self, v: np.ndarray) -> tuple[float, np.ndarray]:
+        if self.grad is None:
+            c, g = self.f(v.copy())
+            return _as_cost(c), _as_gradient(g, self.n)
+        return _as_cost(self.f(v.copy())), self.gradient(v)
 
 
 def _as_float64_vector(w: Any) -> np.ndarray:
     w = np.asarray(w)
     if w.ndim != 1:
         raise ValueError(f"w must be a flat 1-D parameter vector, got shape {w.shape}")
-    if not np.issubdtype(w.dtype, np.floating) or w.dtype != np.float64:
-        if np.issubdtype(w.dtype, np.floating) and np.finfo(w.dtype).bits < 64:
-            warnings.warn(
-                f"gradcheck: w is {w.dtype}; checking in float64 (finite differences in "
-                f"{w.dtype} are dominated by round-off)",
-                stacklevel=3,
-            )
-        w = w.astype(np.float64)
-    return w.copy()
+    if not np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.complexfloating):
+        raise ValueError(f"w must hold real numbers, got dtype {w.dtype}")
+    # perturbed in float64 whatever w was: a float32 step could not be taken exactly, and a
+    # cost that works in float32 anyway is detected by its rounding and checked to suit
+    return w.astype(np.float64, copy=True)
 
 
 def _as_gradient(g: Any, n: int) -> np.ndarray:
@@ -270,10 +321,16 @@ def _as_cost(value: Any) -> float:
     return float(value.reshape(()))
 
 
-def _choose(block: Block, max_coords: int | None, rng: np.random.Generator) -> np.ndarray:
-    if max_coords is None or block.size <= max_coords:
-        return np.arange(block.size)
-    return np.sort(rng.choice(block.size, size=max(1, max_coords), replace=False))
+def _choose(
+    block: Block, count: int, rng: np.random.Generator, exclude: np.ndarray | None = None
+) -> np.ndarray:
+    """Up to ``count`` coordinates of ``block`` (local, sorted), not in ``exclude``."""
+    pool = np.arange(block.size)
+    if exclude is not None:
+        pool = np.setdiff1d(pool, exclude, assume_unique=True)
+    if count >= pool.size:
+        return pool
+    return np.sort(rng.choice(pool, size=max(1, count), replace=False))
 
 
 def gradcheck(
@@ -282,352 +339,175 @@ def gradcheck(
     grad: Callable[[np.ndarray], Any] | None = None,
     *,
     shapes: Mapping[str, Sequence[int] | int] | None = None,
-    eps: float = 1e-6,
-    rtol: float = 1e-6,
+    eps: float | None = None,
+    rtol: float | None = None,
     max_coords: int | None = None,
+    full: bool = False,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> GradCheckReport:
-    """Compare an analytic gradient with central differences, block by block.
+    """Compare an analytic gradient with central differences, block by block, and explain.
 
     Args:
         f: ``f(w) -> cost``, or ``f(w) -> (cost, gradient)`` when ``grad`` is None.
-        w: flat 1-D parameter vector ``(P,)``; float32 is upcast to float64 (with a warning).
+        w: flat 1-D parameter vector ``(P,)``; it is perturbed in float64 (a copy).
         grad: ``grad(w) -> gradient`` with ``P`` values, or None (see ``f``).
         shapes: ordered ``{name: shape}`` over consecutive slices of ``w``, e.g.
-            ``{"W1": (784, 30), "b1": (30,), "W2": (30, 10), "b2": (10,)}``; their sizes
-            must add up to ``P``.  None: one block called "w".
-        eps: finite-difference step.
-        rtol: a coordinate fails when its relative error exceeds this.
-        max_coords: coordinates sampled per block (every block gets at least one);
-            None checks all of them when ``P ≤ 30,000`` and 300 per block beyond.
-        seed: seeds the sampling of coordinates.
+            ``{"W1": (784, 30), "b1": (30,), "W2": (30, 10), "b2": (10,)}`` (weights
+            ``(fan_in, fan_out)`` or ``(fan_out, fan_in)``); their sizes must add up to
+            ``P``.  Weight/bias pairs in this form get per-layer reasoning.  None: one
+            block called "w".
+        eps: finite-difference step; None picks 1e-6, or a larger step for a cost that
+            rounds like float32.
+        rtol: a coordinate fails when ``|a − n|`` exceeds ``rtol·max(|a|, |n|)`` and its
+            noise; None picks 1e-6, or looser for a cost that rounds like float32.
+        max_coords: coordinates checked per block (every block gets at least one); None
+            checks up to 200 per block, and more in a sampled block that fails.
+        full: check every coordinate (slow for large networks).
+        seed: seeds the sampling of coordinates and the probes.
+        progress: a progress bar; None shows one on a terminal once a check has taken
+            two seconds.
 
     Returns:
         A :class:`GradCheckReport`; ``print`` it for the table and the diagnosis.
     """
-    if not (eps > 0 and np.isfinite(eps)):
-        raise ValueError(f"eps must be a positive number, got {eps}")
-    if not (rtol > 0 and np.isfinite(rtol)):
-        raise ValueError(f"rtol must be a positive number, got {rtol}")
+    for name, value in (("eps", eps), ("rtol", rtol)):
+        if value is not None and not (value > 0 and np.isfinite(value)):
+            raise ValueError(f"{name} must be a positive number, got {value}")
+    if max_coords is not None and (isinstance(max_coords, bool) or int(max_coords) < 1):
+        raise ValueError(f"max_coords must be a whole number >= 1, got {max_coords!r}")
     w = _as_float64_vector(w)
     layout = Layout(shapes if shapes is not None else {"w": (w.size,)})
     if layout.size != w.size:
         raise ValueError(f"shapes cover {layout.size} parameters but w has {w.size}")
-    if max_coords is None and w.size > CHECK_ALL_UP_TO:
-        max_coords = DEFAULT_SAMPLE
-
-    def cost(v: np.ndarray) -> float:
-        return _as_cost(f(v) if grad is not None else f(v)[0])
-
-    if grad is None:
-        c0, g = f(w.copy())
-        f0 = _as_cost(c0)
-    else:
-        f0 = _as_cost(f(w.copy()))
-        g = grad(w.copy())
-    analytic_all = _as_gradient(g, w.size)
-
-    rng = np.random.default_rng(seed)
+    user = _Functions(f, grad, w.size)
+    f0, analytic = user.both(w)
     work = w.copy()
-    rounding = _rounding(cost, work, layout, f0, eps, np.random.default_rng(seed + 1))
-    blocks = []
-    for block in layout:
-        local = _choose(block, max_coords, rng)
-        idx = local + block.offset
-        fp, fm, hp, hm = (np.empty(idx.size) for _ in range(4))
-        for k, i in enumerate(idx):
-            wi = w[i]
-            work[i] = wi + eps
-            hp[k] = work[i] - wi  # the step actually taken, exactly representable
-            fp[k] = cost(work)
-            work[i] = wi - eps
-            hm[k] = wi - work[i]
-            fm[k] = cost(work)
-            work[i] = wi
-        numeric = (fp - fm) / (hp + hm)
-        scale = np.maximum(np.maximum(np.abs(fp), np.abs(fm)), abs(f0))
-        noise = NOISE_FACTOR * np.maximum(EPS_MACH * scale, rounding) / np.minimum(hp, hm)
-        tiny = noise / rtol
-        a = analytic_all[idx]
-        rel = np.abs(a - numeric) / np.maximum(np.maximum(np.abs(a), np.abs(numeric)), tiny)
-        # coordinates that fail, and those that pass only because the noise is nearly as
-        # large as they are, get measured again with larger steps
-        size = np.maximum(np.abs(a), np.abs(numeric))
-        loose = (rel > rtol) | ((tiny > size) & (noise > 1e-3 * size))
-        _remeasure(cost, work, idx, a, numeric, rel, noise, tiny, eps, rtol, loose)
-        kink = _kinks(cost, work, idx, a, f0, fp, fm, hp, hm, noise, rel > rtol)
-        # Below the noise, "agrees within the noise" says nothing.  When that is most of a
-        # block (a cost computed in float32, say), it is not a pass: judge those
-        # coordinates by their plain relative error instead.
-        unresolved = (noise >= np.maximum(np.abs(a), np.abs(numeric))) & (a != numeric)
-        if unresolved.mean() > 0.5:
-            both = np.maximum(np.abs(a), np.abs(numeric))
-            rel = np.where(unresolved, np.abs(a - numeric) / both, rel)
-            unmeasurable = int(unresolved.sum())
-        else:
-            unmeasurable = 0
-        blocks.append(
-            BlockResult(
-                name=block.name,
-                shape=block.shape,
-                indices=local,
-                analytic=a,
-                numeric=numeric,
-                rel_error=rel,
-                kink=kink,
-                params=w[idx],
-                rtol=rtol,
-                tiny=float(np.median(tiny)) if tiny.size else 0.0,
-                unmeasurable=unmeasurable,
-            )
-        )
-    report = GradCheckReport(blocks, eps=eps, rtol=rtol, cost=f0, n_params=w.size)
-    _diagnose(report)
+    rounding = finitediff.measure_rounding(
+        user.cost, work, layout, f0, np.random.default_rng(seed + 1)
+    )
+    precision = finitediff.choose_precision(rounding, f0, eps, rtol)
+    rng = np.random.default_rng(seed)
+    count = max(b.size for b in layout) if full else (max_coords or DEFAULT_SAMPLE)
+    plan = {block.name: _choose(block, count, rng) for block in layout}
+    check = _BlockCheck(user.cost, work, w, analytic, f0, precision)
+    with _progress(sum(p.size for p in plan.values()), progress) as tick:
+        blocks = [check(block, plan[block.name], tick) for block in layout]
+        if max_coords is None and not full:
+            blocks = [
+                check.more_if_wrong(block, b, rng, tick)
+                for block, b in zip(layout, blocks, strict=True)
+            ]
+    report = GradCheckReport(
+        blocks,
+        eps=precision.eps,
+        rtol=precision.rtol,
+        cost=f0,
+        n_params=w.size,
+        precision=precision,
+    )
+    prober = diagnosis.Prober(
+        w, user.gradient, check.numeric_at, precision.rtol, np.random.default_rng(seed + 2)
+    )
+    diagnosis.diagnose(report, prober)
     return report
 
 
-def _rounding(
-    cost: Callable[[np.ndarray], float],
-    work: np.ndarray,
-    layout: Layout,
-    f0: float,
-    eps: float,
-    rng: np.random.Generator,
-    per_block: int = 2,
-) -> float:
-    """The cost's own rounding error, measured rather than assumed.
-
-    Along two random coordinates of each block the cost is evaluated at nine points
-    ``w_i + t·eps`` (t = −4..4) and a parabola is fitted through each half (t ≤ 0 and
-    t ≥ 0); at such small steps the true function *is* that parabola, so what is left
-    over is rounding.  A
-    cost summed from large terms (``lse(z) − z_y`` with ``z ~ 20``) rounds far above
-    ``ε_mach·|f|``, and assuming otherwise turns correct tiny gradients into failures.
-    Returns the median over the samples of the largest residual (absolute, cost units).
-    """
-    t = np.arange(-4, 5, dtype=float)
-    residuals = []
-    for block in layout:
-        for local in rng.choice(block.size, size=min(per_block, block.size), replace=False):
-            i = block.offset + int(local)
-            wi = work[i]
-            values = np.empty(t.size)
-            for j, tj in enumerate(t):
-                work[i] = wi + tj * eps
-                values[j] = cost(work) - f0
-            work[i] = wi
-            # one parabola per side of w: a kink sitting at w (a ReLU input at exactly 0)
-            # bends the whole window but neither half of it
-            sides = []
-            for half in (slice(0, 5), slice(4, 9)):
-                fit = np.polyval(np.polyfit(t[half], values[half], 2), t[half])
-                sides.append(float(np.max(np.abs(values[half] - fit))))
-            residuals.append(min(sides))
-    # the median: a sample that straddles a kink (a ReLU input at 0) is not rounding
-    return float(np.median(residuals)) if residuals else 0.0
-
-
-def _central(cost: Callable[[np.ndarray], float], work: np.ndarray, i: int, step: float) -> float:
-    wi = work[i]
-    work[i] = wi + step
-    hp = work[i] - wi
-    fp = cost(work)
-    work[i] = wi - step
-    hm = wi - work[i]
-    fm = cost(work)
-    work[i] = wi
-    return (fp - fm) / (hp + hm)
-
-
-def _remeasure(
-    cost: Callable[[np.ndarray], float],
-    work: np.ndarray,
-    idx: np.ndarray,
-    a: np.ndarray,
-    numeric: np.ndarray,
-    rel: np.ndarray,
-    noise: np.ndarray,
-    tiny: np.ndarray,
-    eps: float,
-    rtol: float,
-    which: np.ndarray,
-) -> None:
-    """Measure coordinates (``which``) again with larger steps, with an error bar, in place.
-
-    A cost that is a small difference of large terms (the cross-entropy of a confident,
-    trained network: ``lse(z) − z_y`` with ``z ~ 20``) rounds to ~1e−14 absolute, which at
-    eps = 1e−6 swamps a gradient of 1e−7.  Each tenfold step cuts that rounding error
-    tenfold, while curvature grows a hundredfold: estimates at 10, 100 and 1000 × eps show
-    both.  The one of the first two that moves least to its neighbour replaces the first
-    measurement, and that movement is its error bar: the coordinate's ``tiny`` becomes
-    ``error bar / rtol``, so a difference from the analytic value within the error bar is
-    not counted against it.  A real bug survives this: the estimates agree with each other
-    far more closely than with the analytic value.
-    """
-    for k in np.flatnonzero(which):
-        i = int(idx[k])
-        n = {f: _central(cost, work, i, f * eps) for f in (10, 100, 1000)}
-        bars = {10: abs(n[10] - n[100]), 100: abs(n[100] - n[1000])}
-        best = min(bars, key=bars.get)
-        if bars[best] >= abs(numeric[k] - n[best]):
-            continue  # the larger steps are no steadier than the first: keep it
-        numeric[k] = n[best]
-        noise[k] = max(noise[k] / best, bars[best])
-        tiny[k] = noise[k] / rtol
-        rel[k] = abs(a[k] - n[best]) / max(abs(a[k]), abs(n[best]), tiny[k])
-
-
-def _kinks(
-    cost: Callable[[np.ndarray], float],
-    work: np.ndarray,
-    idx: np.ndarray,
-    a: np.ndarray,
-    f0: float,
-    fp: np.ndarray,
-    fm: np.ndarray,
-    hp: np.ndarray,
-    hm: np.ndarray,
-    noise: np.ndarray,
-    failing: np.ndarray,
-) -> np.ndarray:
-    """Mask of failing coordinates that are kinks, not errors.
-
-    A kink: the one-sided slopes differ by more than rounding, the difference does not
-    double when the step doubles (smooth curvature would make it grow linearly with the
-    step; a kink's jump stays), and the analytic value lies between the slopes, so it is
-    a valid subgradient.  Costs two more evaluations per failing coordinate only.
-    """
-    right, left = (fp - f0) / hp, (f0 - fm) / hm
-    kink = np.zeros(idx.size, dtype=bool)
-    for k in np.flatnonzero(failing & (np.abs(right - left) > 2 * noise)):
-        i = idx[k]
-        wi = work[i]
-        work[i] = wi + 2 * hp[k]
-        right2 = (cost(work) - f0) / (work[i] - wi)
-        work[i] = wi - 2 * hm[k]
-        left2 = (f0 - cost(work)) / (wi - work[i])
-        work[i] = wi
-        jump, jump2 = right[k] - left[k], right2 - left2
-        if abs(jump2 - 2 * jump) <= 0.25 * abs(jump):
-            continue  # the slopes part like a smooth function's: no kink
-        # slopes extrapolated to a zero step (Richardson) are exact at a kink sitting at w
-        slopes = (left[k], right[k], left2, right2, 2 * left[k] - left2, 2 * right[k] - right2)
-        tol = 4 * noise[k]
-        kink[k] = min(slopes) - tol <= a[k] <= max(slopes) + tol
-    return kink
-
-
-# ---------------------------------------------------------------------- diagnosis
-
-
-def _describe_factor(k: float) -> str:
-    """Words for ``analytic ≈ k × numeric``."""
-    if abs(k - 2) < 0.02:
-        return (
-            "an extra factor of 2 (e.g. 2·λ·W in the gradient of (λ/2)‖W‖², or d/dx x² left as 2x)"
-        )
-    if abs(k - 0.5) < 0.005:
-        return "a missing factor of 2 (e.g. λ·W where the cost has λ‖W‖², or a ½ too many)"
-    if k > 1 and abs(k - round(k)) < 0.02 * k:
-        return f"a missing division by {round(k)} (a sum where a mean over the batch was meant?)"
-    if k < 1 and abs(1 / k - round(1 / k)) < 0.02 / k:
-        return f"an extra division by {round(1 / k)} (a mean where a sum was meant?)"
-    return "a constant factor that should not be there (a missing 1/N, λ or ½?)"
-
-
-def _diagnose_block(b: BlockResult) -> str:
-    """One sentence on the pattern of a failing block's errors."""
-    if b.unmeasurable:
-        return (
-            f"{b.unmeasurable:,} of {b.n_checked:,} gradient entries are smaller than the "
-            f"cost's own rounding at this eps, so they cannot be checked loosely; compute "
-            f"the cost in float64, or use a larger eps"
-        )
-    a, n = b.analytic, b.numeric
-    usable = ~b.kink
-    a, n, params = a[usable], n[usable], b.params[usable]
-    frac = b.n_failed / max(b.n_checked, 1)
-    where = f"{b.n_failed:,} of {b.n_checked:,} coordinates fail"
-    zero_a = (np.abs(a) <= 1e-3 * b.tiny) & (np.abs(n) > b.tiny)
-    if zero_a.sum() >= 0.9 * b.n_failed:
-        return f"{where}; the analytic gradient is zero where the numeric one is not (a term left out?)"
-    nn = float(np.dot(n, n))
-    if nn > 0:
-        k = float(np.dot(a, n) / nn)
-        resid = np.linalg.norm(a - k * n) / max(np.linalg.norm(a), 1e-300)
-        if resid < 1e-3:
-            if abs(k + 1) < 1e-2:
-                return f"{where}; analytic = −numeric: the sign is flipped"
-            if k < 0:
-                return f"{where}; analytic ≈ {k:.4g} × numeric: the sign is flipped and the scale is off"
-            return f"{where}; analytic ≈ {k:.4g} × numeric: {_describe_factor(k)}"
-    # error proportional to the parameters themselves: the penalty's gradient does not match
-    e = a - n
-    pp = float(np.dot(params, params))
-    if pp > 0 and np.linalg.norm(e) > 0:
-        mu = float(np.dot(e, params) / pp)
-        resid = np.linalg.norm(e - mu * params) / np.linalg.norm(e)
-        if resid < 1e-3:
-            return (
-                f"{where}; analytic − numeric ≈ {mu:.3g} × {b.name} itself: the regularization "
-                f"gradient does not match the regularization cost (check λ vs λ/2, and whether "
-                f"this block is penalised in one but not the other)"
-            )
-    corr = _correlation(a, n)
-    if corr > 0.9:
-        return (
-            f"{where}; analytic correlates with numeric (r = {corr:.3f}) but is not a constant "
-            f"multiple: a factor that varies per unit is wrong or missing, such as a derivative "
-            f"evaluated on the wrong quantity (f'(a) instead of f'(z)) or left out"
-        )
-    if frac > 0.5:
-        return (
-            f"{where}; analytic and numeric are barely related (r = {corr:.2f}): a transposed or "
-            f"misindexed product, or the wrong layer's activations?"
-        )
-    return f"{where}; the errors are scattered, with no simple pattern"
-
-
-def _correlation(a: np.ndarray, n: np.ndarray) -> float:
-    if a.size < 2 or np.std(a) == 0 or np.std(n) == 0:
-        return 0.0
-    return float(np.corrcoef(a, n)[0, 1])
-
-
-def _diagnose(report: GradCheckReport) -> None:
-    failing = [b for b in report.blocks if not b.ok]
-    for b in failing:
-        b.diagnosis = _diagnose_block(b)
-    if not failing:
-        kinks = sum(b.n_kinks for b in report.blocks)
-        if kinks:
-            report.diagnosis.append(
-                f"{kinks:,} coordinates sit on a kink (e.g. a ReLU input at 0), where "
-                "left and right slopes differ; the analytic value lies between them."
-            )
+@contextmanager
+def _progress(total: int, enabled: bool | None) -> Iterator[Callable[[int], None] | None]:
+    if enabled is False:
+        yield None
         return
-    names = [b.name for b in report.blocks]
-    bad = {b.name for b in failing}
-    weights = [n for n in names if n.startswith("W")]
-    biases = [n for n in names if n.startswith("b")]
-    if biases and bad <= set(biases):
-        report.diagnosis.append(
-            "only bias blocks fail: look at the bias gradient (summed over the batch, "
-            "divided by N like the weights?) and at whether the cost penalises biases"
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=total,
+        desc="gradcheck",
+        unit="coord",
+        delay=PROGRESS_DELAY,
+        disable=None if enabled is None else False,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+@dataclass
+class _BlockCheck:
+    """Measures and judges coordinates of one block at a time."""
+
+    cost: Callable[[np.ndarray], float]
+    work: np.ndarray
+    w: np.ndarray
+    analytic: np.ndarray
+    f0: float
+    precision: Precision
+
+    def __call__(
+        self, block: Block, local: np.ndarray, tick: Callable[[int], None] | None
+    ) -> BlockResult:
+        p = self.precision
+        idx = local + block.offset
+        d = finitediff.central(self.cost, self.work, idx, p.eps, self.f0, p.rounding, tick)
+        a = self.analytic[idx]
+        size = np.maximum(np.abs(a), np.abs(d.numeric))
+        fails = np.abs(a - d.numeric) > diagnosis.tolerance(a, d.numeric, d.noise, p.rtol)
+        # a second look at coordinates that fail by less than larger steps could change,
+        # and (in float64) at those that pass only because the noise is nearly as large as
+        # they are; an error a hundred times the tolerance is no rounding or curvature
+        tol = diagnosis.tolerance(a, d.numeric, d.noise, p.rtol)
+        loose = fails & (np.abs(a - d.numeric) <= 100 * tol)
+        if not p.low:
+            loose |= (d.noise > p.rtol * size) & (d.noise > 1e-3 * size)
+        finitediff.remeasure(self.cost, self.work, idx, d, p.eps, loose, p.low)
+        fails = np.abs(a - d.numeric) > diagnosis.tolerance(a, d.numeric, d.noise, p.rtol)
+        kink = finitediff.kinks(self.cost, self.work, idx, a, self.f0, d, fails)
+        return BlockResult(
+            name=block.name,
+            shape=block.shape,
+            indices=local,
+            analytic=a,
+            numeric=d.numeric,
+            noise=d.noise,
+            kink=kink,
+            params=self.w[idx],
+            rtol=p.rtol,
+            sampled=local.size < block.size,
         )
-    elif weights and biases and bad <= set(weights):
-        report.diagnosis.append(
-            "only weight blocks fail: the biases are right, so the deltas are "
-            "right; look at the weight-specific terms (the penalty, a^T δ)"
+
+    def more_if_wrong(
+        self,
+        block: Block,
+        b: BlockResult,
+        rng: np.random.Generator,
+        tick: Callable[[int], None] | None,
+    ) -> BlockResult:
+        """A sampled block that fails gets more coordinates, to tell its pattern apart."""
+        if b.ok or not b.sampled:
+            return b
+        extra = self(block, _choose(block, MORE_WHERE_WRONG * b.n_checked, rng, b.indices), tick)
+        order = np.argsort(np.concatenate([b.indices, extra.indices]), kind="stable")
+        merged = {
+            key: np.concatenate([getattr(b, key), getattr(extra, key)])[order]
+            for key in ("indices", "analytic", "numeric", "noise", "kink", "params")
+        }
+        return BlockResult(
+            name=b.name,
+            shape=b.shape,
+            rtol=b.rtol,
+            sampled=merged["indices"].size < block.size,
+            **merged,
         )
-    if weights and weights[-1] in bad and len(bad) == len(names):
-        report.diagnosis.append(
-            "every block fails, the top layer's included: the error starts at the output. "
-            "Check the top-layer delta: the loss derivative and the output non-linearity's "
-            "derivative (squared error with sigmoid outputs needs (h − y)·h·(1 − h))"
-        )
-    elif weights and weights[-1] not in bad and any(n in bad for n in weights[:-1]):
-        report.diagnosis.append(
-            "the top layer is right but a lower layer is not: the error enters while propagating "
-            "the delta down (the hidden activation's derivative, or the product δ W^T)"
-        )
+
+    def numeric_at(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Central differences at another point ``v`` (for the probes): values, noise."""
+        p = self.precision
+        d = finitediff.central(self.cost, v.copy(), idx, p.eps, self.cost(v.copy()), p.rounding)
+        return d.numeric, d.noise
+
+
+# dn.gradcheck is this function, so the codes are reachable from it as well
+gradcheck.CAUSES = CAUSES  # type: ignore[attr-defined]
