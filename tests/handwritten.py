@@ -22,6 +22,7 @@ checker must name.  ``bugs=`` takes any set of both.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 import numpy as np
@@ -167,3 +168,93 @@ def check(hw: HandWritten, X, Y, w, **kwargs):
     return dn.gradcheck(
         lambda v: hw.cost(v, X, Y), w, lambda v: hw.grad(v, X, Y), shapes=hw.shapes, **kwargs
     )
+
+
+ACTIVATIONS = {
+    # f(z), and f'(z) written from z and a = f(z)
+    "sigmoid": (sigmoid, lambda z, a: a * (1 - a)),
+    "tanh": (np.tanh, lambda z, a: 1 - a * a),
+    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
+}
+
+
+class Deep:
+    """An L-layer hand-written network: sigmoid outputs, squared error, (λ/2)ΣW².
+
+    ``sizes`` are the widths; ``hidden`` one of ACTIVATIONS; ``transposed`` stores each
+    weight block ``(fan_out, fan_in)``.  Bugs name a layer: ``"fprime_of_a@l"`` (f′
+    taken of layer l's activation instead of its input: δ_l wrong), ``"bias_from_back@l"``
+    (layer l's bias gradient built without f′), ``"weights_from_z@l"`` (layer l's weight
+    gradient from the layer below's z instead of its activation), and
+    ``"missing_output_derivative"``.
+    """
+
+    def __init__(
+        self, sizes, hidden="sigmoid", lam=0.01, bugs=(), dtype="float64", transposed=False
+    ):
+        self.sizes, self.hidden, self.lam = tuple(sizes), hidden, lam
+        self.bugs, self.dtype, self.transposed = frozenset(bugs), np.dtype(dtype), transposed
+
+    @property
+    def shapes(self):
+        shapes = {}
+        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(self.sizes), 1):
+            shapes[f"W{layer}"] = (fan_out, fan_in) if self.transposed else (fan_in, fan_out)
+            shapes[f"b{layer}"] = (fan_out,)
+        return shapes
+
+    def init(self, rng):
+        parts = []
+        for fan_in, fan_out in itertools.pairwise(self.sizes):
+            r = np.sqrt(6.0 / (fan_in + fan_out))
+            parts += [rng.uniform(-r, r, fan_in * fan_out), rng.normal(0.0, 0.5, fan_out)]
+        return np.concatenate(parts)
+
+    def _split(self, w):
+        w = np.asarray(w, dtype=self.dtype)
+        Ws, bs, at = [], [], 0
+        for name, shape in self.shapes.items():
+            part = w[at : at + int(np.prod(shape))].reshape(shape)
+            at += part.size
+            if name[0] == "W":
+                Ws.append(part.T if self.transposed else part)
+            else:
+                bs.append(part)
+        return Ws, bs
+
+    def _forward(self, w, X):
+        Ws, bs = self._split(w)
+        f = ACTIVATIONS[self.hidden][0]
+        acts, zs = [X.astype(self.dtype)], []
+        for layer, (W, b) in enumerate(zip(Ws, bs, strict=True), 1):
+            zs.append(acts[-1] @ W + b)
+            acts.append(sigmoid(zs[-1]) if layer == len(Ws) else f(zs[-1]))
+        return Ws, acts, zs
+
+    def cost(self, w, X, Y):
+        Ws, acts, _ = self._forward(w, X)
+        half = self.dtype.type(0.5)
+        J = half * np.sum((acts[-1] - Y.astype(self.dtype)) ** 2) / X.shape[0]
+        return float(J + half * self.dtype.type(self.lam) * sum(np.sum(W * W) for W in Ws))
+
+    def grad(self, w, X, Y):
+        Ws, acts, zs = self._forward(w, X)
+        N, L = X.shape[0], len(Ws)
+        f, fprime = ACTIVATIONS[self.hidden]
+        h = acts[-1]
+        delta = h - Y if "missing_output_derivative" in self.bugs else (h - Y) * h * (1 - h)
+        grads, back = [], None
+        for layer in range(L, 0, -1):
+            below = zs[layer - 2] if f"weights_from_z@{layer}" in self.bugs else acts[layer - 1]
+            dW = below.T @ delta / N + self.lam * Ws[layer - 1]
+            source = back if f"bias_from_back@{layer}" in self.bugs else delta
+            grads.append(((dW.T if self.transposed else dW).ravel(), source.sum(axis=0) / N))
+            if layer == 1:
+                break
+            back = delta @ Ws[layer - 1].T
+            z, a = zs[layer - 2], acts[layer - 1]
+            wrong = f"fprime_of_a@{layer - 1}" in self.bugs
+            delta = back * (fprime(a, f(a)) if wrong else fprime(z, a))
+        return np.concatenate([part for pair in reversed(grads) for part in pair]).astype(
+            np.float64
+        )

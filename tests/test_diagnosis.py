@@ -64,7 +64,8 @@ def test_layers_are_found_in_either_orientation(transposed):
     if transposed:
         shapes = {k: v[::-1] for k, v in shapes.items()}
     layout = Layout(shapes)
-    layers = diagnosis.find_layers(layout)
+    layers, certain = diagnosis.find_layers(layout)
+    assert certain
     assert [(x.fan_in, x.fan_out, x.transposed) for x in layers] == [
         (5, 4, transposed),
         (4, 4, transposed),
@@ -88,7 +89,16 @@ def test_layers_are_found_in_either_orientation(transposed):
     ],
 )
 def test_other_layouts_get_no_layer_reasoning(shapes):
-    assert diagnosis.find_layers(Layout(shapes)) is None
+    assert diagnosis.find_layers(Layout(shapes)) == (None, False)
+
+
+def test_square_layers_leave_the_orientation_unknown():
+    # (fan_in, fan_out) and (fan_out, fan_in) both fit: the probes, which need a unit's
+    # incoming weights, must not guess
+    layers, certain = diagnosis.find_layers(
+        Layout({"W1": (4, 4), "b1": (4,), "W2": (4, 4), "b2": (4,)})
+    )
+    assert layers is not None and not certain
 
 
 def _prober(bugs, rng, transposed=False):
@@ -113,7 +123,7 @@ def _prober(bugs, rng, transposed=False):
     start = flip.from_plain(w) if flip else w
     prober = diagnosis.Prober(start, grad, numeric, 1e-6, np.random.default_rng(2))
     shapes = flip.shapes if flip else hw.shapes
-    return prober, diagnosis.find_layers(Layout(shapes))
+    return prober, diagnosis.find_layers(Layout(shapes))[0]
 
 
 class Transposed:
@@ -147,6 +157,15 @@ def test_the_penalty_probe_measures_each_side(transposed, rng):
     assert found["b1"].mu == pytest.approx(-0.01, rel=1e-4)
     prober, layers = _prober([], rng, transposed)
     assert diagnosis.penalty_probe(prober, layers)["W1"].mu == 0.0
+
+
+def test_a_penalty_below_the_noise_is_unknown_not_absent(rng):
+    # the probe cannot see a penalty term smaller than the cost's rounding: it must say
+    # nothing, not "no mismatch" (which would stop the top layer from inferring one)
+    prober, layers = _prober(["penalty_doubled_biases_in_cost"], rng)
+    loud = prober.numeric
+    prober.numeric = lambda v, idx: (loud(v, idx)[0], np.full(idx.size, 1.0))
+    assert diagnosis.penalty_probe(prober, layers) == {}
 
 
 @pytest.mark.parametrize("transposed", [False, True])

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from handwritten import BUGS, OTHER_BUGS, SEED_BUGS, HandWritten, check
+from handwritten import BUGS, OTHER_BUGS, SEED_BUGS, Deep, HandWritten, check
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -77,13 +77,24 @@ def test_the_four_bugs_together_at_the_original_penalty(mnist20):
     assert "f'(a) instead of f'(z)" not in text  # the one line of their code that is right
 
 
+def test_at_the_original_penalty_float32_misses_only_what_it_cannot_resolve(mnist20):
+    # λ·W1 ~ 1e-4 is below float32's noise at this step (~2e-4): W1's penalty mismatch
+    # cannot be seen there; everything float64 names elsewhere, float32 names too
+    report64 = check_seed(mnist20, SEED_BUGS, lam=1e-3)
+    report32 = check_seed(mnist20, SEED_BUGS, "float32", lam=1e-3)
+    assert report32.causes["W1"] == ("propagation",)
+    assert {k: v for k, v in report32.causes.items() if k != "W1"} == {
+        k: v for k, v in report64.causes.items() if k != "W1"
+    }
+
+
 def test_a_correct_float32_cost_passes_and_says_how_it_was_checked(mnist20):
     for lam in (0.0, 1e-3, 1e-2):
         report = check_seed(mnist20, dtype="float32", lam=lam)
         assert report.ok, str(report)
         assert report.precision.name == "float32"
         assert not any(b.n_kinks for b in report.blocks)  # a sigmoid network has none
-        assert "rounds like float32" in str(report) and "in float64" in str(report)
+        assert "computed in float32" in str(report) and "in float64" in str(report)
 
 
 def test_the_default_check_is_bounded(mnist20):
@@ -91,16 +102,18 @@ def test_the_default_check_is_bounded(mnist20):
     # 784-30-10 check to a few thousand cost evaluations (the full check needs ~48,000)
     X, Y = mnist20
     hw = HandWritten(784, 30, 10, 1e-2, SEED_BUGS)
-    calls = []
+    calls = {"cost": 0, "grad": 0}
 
     def cost(v):
-        calls.append(1)
+        calls["cost"] += 1
         return hw.cost(v, X, Y)
 
-    dn.gradcheck(
-        cost, hw.init(np.random.default_rng(1)), lambda v: hw.grad(v, X, Y), shapes=hw.shapes
-    )
-    assert len(calls) < 6_000
+    def grad(v):
+        calls["grad"] += 1  # the probes evaluate the gradient elsewhere
+        return hw.grad(v, X, Y)
+
+    dn.gradcheck(cost, hw.init(np.random.default_rng(1)), grad, shapes=hw.shapes)
+    assert calls["cost"] < 6_000 and calls["grad"] < 100, calls
 
 
 # ---------------------------------------------------------------------- every cause
@@ -142,7 +155,7 @@ OTHER_EXPECTED = {
     "index_slip": ({"b1": ("isolated",)}, ["b1[9]", "indexing slip"]),
     "cost_in_float16": (
         {"W1": ("precision",), "b1": ("precision",)},
-        ["too imprecise to judge", "rounds like float16"],
+        ["cannot be judged", "computed in float16"],
     ),
 }
 
@@ -198,17 +211,152 @@ def test_a_bias_penalised_in_the_cost_only_is_no_division_by_1():
     assert "division by 1 " not in text and "1 × numeric" not in text
 
 
+# ---------------------------------------------------------------------- deeper networks
+
+DEEP_BUGS = {
+    "fprime_of_a@2": {b: ("propagation",) for b in ("W1", "b1", "W2", "b2")},
+    "bias_from_back@1": {"b1": ("bias_delta",)},
+    "bias_from_back@2": {"b2": ("bias_delta",)},
+    "weights_from_z@2": {"W2": ("other",)},
+    "fprime_of_a@1+bias_from_back@1": {"W1": ("propagation",), "b1": ("bias_delta", "propagation")},
+    "missing_output_derivative": {
+        f"{k}{i}": ("output_derivative",) for k in "Wb" for i in (1, 2, 3)
+    },
+}
+
+
+def deep(bugs, hidden="sigmoid", dtype="float64", transposed=False, seed=0, sizes=(8, 6, 5, 4)):
+    rng = np.random.default_rng(seed)
+    X, Y = rng.random((20, sizes[0])), np.eye(sizes[-1])[rng.integers(0, sizes[-1], 20)]
+    net = Deep(sizes, hidden, 0.01, bugs, dtype, transposed)
+    w = net.init(np.random.default_rng(seed + 1))
+    return dn.gradcheck(
+        lambda v: net.cost(v, X, Y), w, lambda v: net.grad(v, X, Y), shapes=net.shapes
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("transposed", [False, True], ids=["in_out", "out_in"])
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("bugs", list(DEEP_BUGS))
+def test_a_bug_in_any_layer_of_a_deeper_network_is_located(bugs, hidden, transposed, dtype):
+    report = deep(bugs.split("+"), hidden, dtype, transposed)
+    assert report.causes == DEEP_BUGS[bugs], str(report)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("sizes", [(12, 10, 10), (12, 9, 7, 5)])
+def test_correct_relu_networks_pass_kinks_and_all(sizes, dtype):
+    # the float32 step (~4e-3) crosses ReLU kinks near w; one-sided slopes on the side
+    # without a kink show the analytic value is right
+    for seed in range(10):
+        report = deep([], "relu", dtype, seed=seed, sizes=sizes)
+        assert report.ok, str(report)
+
+
+def test_square_layers_stored_either_way_are_still_reasoned_about():
+    # all layers square: the orientation is unknown, so no probe runs; the per-layer
+    # reasoning, which needs only which bias goes with which weights, still does
+    for transposed in (False, True):
+        report = deep(["fprime_of_a@1"], transposed=transposed, sizes=(10, 10, 10))
+        assert report.causes == {"W1": ("propagation",), "b1": ("propagation",)}, str(report)
+
+
+# ---------------------------------------------------------------------- odd inputs
+
+
+def test_nan_and_inf_fail_and_are_named(rng):
+    w = rng.normal(size=8)
+
+    def with_value(value, at=3):
+        def f(v):
+            g = v.copy()
+            g[at] = value
+            return 0.5 * float(v @ v), g
+
+        return f
+
+    for value in (np.nan, np.inf, -np.inf):
+        report = dn.gradcheck(with_value(value), w)
+        assert not report.ok and report.causes == {"w": ("other",)}
+        assert "NaN or infinite values in w" in report.summary and "w[3]" in str(report)
+
+    def nan_right_of_5(v):
+        return (np.nan if v[5] > w[5] else 0.5 * float(v @ v)), v
+
+    assert "NaN or infinite" in dn.gradcheck(nan_right_of_5, w).summary
+    with pytest.raises(ValueError, match="the cost at w is nan"):
+        dn.gradcheck(lambda v: (np.nan, v), w)
+
+
+def test_a_gradient_returned_in_a_reused_buffer_is_copied(rng):
+    buffer = np.empty(6)
+
+    def f(v):
+        np.multiply(v, 1.0, out=buffer)  # the gradient of ½‖v‖², in the same array each time
+        return 0.5 * float(v @ v), buffer
+
+    assert dn.gradcheck(f, rng.normal(size=6)).ok
+
+
+def test_one_coordinate_is_no_constant_factor(rng):
+    # a network with one output: b2 has one value, which fits any factor; the layer
+    # structure, not a fitted "×4.87", names the bug
+    X, Y = rng.random((20, 12)), rng.integers(0, 2, (20, 1)).astype(float)
+    hw = HandWritten(12, 10, 1, 0.01, ["output_bias_from_dEdy"])
+    report = check(hw, X, Y, hw.init(np.random.default_rng(1)))
+    assert report.causes == {"b2": ("bias_delta",)}, str(report)
+
+
+def test_a_gradient_checked_at_an_optimum_cannot_be_judged_and_says_why(rng):
+    # least squares at its solution: the gradient is zero to rounding, the cost is not
+    A, b = rng.normal(size=(30, 5)), rng.normal(size=30)
+
+    def f(x):
+        r = A @ x - b
+        return 0.5 * float(r @ r), A.T @ r
+
+    report = dn.gradcheck(f, np.linalg.lstsq(A, b, rcond=None)[0])
+    assert not report.ok and report.causes == {"w": ("precision",)}
+    assert "at an optimum" in str(report) and "compute the cost in float64" not in str(report)
+
+
+def test_zero_size_blocks_are_fine(rng):
+    w = rng.normal(size=4)
+    report = dn.gradcheck(lambda v: (0.5 * float(v @ v), v), w, shapes={"a": (0,), "b": (4,)})
+    assert report.ok and report["a"].n_checked == 0
+
+
+def test_a_cost_and_gradient_given_twice_is_a_clear_mistake(rng):
+    with pytest.raises(ValueError, match="f returned a tuple although grad was given"):
+        dn.gradcheck(lambda v: (float(v @ v), 2 * v), rng.normal(size=3), lambda v: 2 * v)
+
+
 # ---------------------------------------------------------------------- the summary
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DEEP_SWITCHES = [
+    *(f"{kind}@{layer}" for kind in ("fprime_of_a", "bias_from_back") for layer in (1, 2)),
+    "weights_from_z@2",
+    "missing_output_derivative",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    bugs=st.sets(st.sampled_from([b for b in BUGS if b != "cost_in_float16"]), max_size=3),
+    which=st.sampled_from(["seed", "deep"]),
+    bugs=st.data(),
     seed=st.integers(0, 1000),
     dtype=st.sampled_from(["float64", "float32"]),
 )
-def test_the_summary_never_contradicts_the_blocks(bugs, seed, dtype):
-    report = small(bugs, dtype, seed=seed)
+def test_the_summary_never_contradicts_the_blocks(which, bugs, seed, dtype):
+    if which == "seed":
+        pool = [b for b in BUGS if b != "cost_in_float16"]
+        report = small(bugs.draw(st.sets(st.sampled_from(pool), max_size=3)), dtype, seed=seed)
+    else:
+        picked = bugs.draw(st.sets(st.sampled_from(DEEP_SWITCHES), max_size=2))
+        hidden = bugs.draw(st.sampled_from(["sigmoid", "tanh", "relu"]))
+        report = deep(picked, hidden, dtype, bugs.draw(st.booleans()), seed)
     summary = report.summary
     assert "\n" not in summary
     if report.ok:
@@ -232,6 +380,16 @@ def test_the_summary_never_contradicts_the_blocks(bugs, seed, dtype):
                 else:
                     assert b.ok, (b.name, line)
     assert "right but" not in summary and "is right" not in summary
+    # the words about layers say only what the causes say
+    text = " ".join(report.diagnosis)
+    named = set().union(*report.causes.values()) if report.causes else set()
+    for words, cause in (
+        ("the error starts at the output", "output_derivative"),
+        ("goes wrong on its way down", "propagation"),
+        ("is not built from", "bias_delta"),
+    ):
+        if words in text:
+            assert cause in named, (words, report.causes)
 
 
 # ---------------------------------------------------------------------- the report
@@ -248,18 +406,18 @@ def test_the_table_columns_agree_with_each_other():
     assert report.summary in lines[0]
 
 
-def test_the_noise_gets_its_own_column_where_it_decides():
-    # a float32 cost: the noise, not rtol, sets the tolerance of small entries
-    report = small([], "float32")
+def test_the_noise_gets_its_own_column_where_it_decides(mnist20):
+    # a float32 cost: the noise, not rtol, sets the tolerance of W1's small entries
+    report = check_seed(mnist20, dtype="float32")
     assert report.ok
-    shown = [b for b in report.blocks if b.worst_noise is not None]
+    w1 = report["W1"]
+    assert w1.worst_noise is not None
     text = str(report)
-    if shown:
-        assert "noise: how far the cost's own rounding" in text
-        row = next(
-            line for line in text.splitlines() if line.lstrip().startswith(shown[0].name + " ")
-        )
-        assert f"{shown[0].worst_noise:.1e}" in row
+    assert "noise: how far the cost's own rounding" in text
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("W1 "))
+    assert f"{w1.worst_noise:.1e}" in row
+    a, n = w1.worst_values
+    assert abs(a - n) <= w1.worst_noise  # passes by the noise, not by rtol
     for b in report.blocks:
         assert b.max_rel_error <= b.rtol
 

@@ -43,6 +43,7 @@ import numpy as np
 from deltanet.layout import Block, Layout
 
 if TYPE_CHECKING:
+    from deltanet.finitediff import Precision
     from deltanet.gradcheck import BlockResult, GradCheckReport
 
 CAUSES = (
@@ -67,8 +68,13 @@ CONSTANT = ("scale", "sign", "zero", "isolated")  # patterns that leave the delt
 
 
 def tolerance(a: np.ndarray, n: np.ndarray, noise: np.ndarray, rtol: float) -> np.ndarray:
-    """Per coordinate, the largest ``|a − n|`` that passes: ``max(rtol·max(|a|, |n|), noise)``."""
-    return np.maximum(rtol * np.maximum(np.abs(a), np.abs(n)), noise)
+    """Per coordinate, the largest ``|a − n|`` that passes: ``max(rtol·max(|a|, |n|), noise)``.
+
+    NaN where either value is not finite, so that no comparison with it passes.
+    """
+    with np.errstate(invalid="ignore"):
+        tol = np.maximum(rtol * np.maximum(np.abs(a), np.abs(n)), noise)
+    return np.where(np.isfinite(a) & np.isfinite(n), tol, np.nan)
 
 
 def describe_factor(k: float) -> str:
@@ -105,11 +111,20 @@ def classify(
     ``label(i)`` names the i-th coordinate for the words (``W1[3, 4]``).
     """
     tol = tolerance(a, n, noise, rtol)
-    bad = np.abs(a - n) > tol
+    bad = ~(np.abs(a - n) <= tol)  # NaN fails
     m, total = int(bad.sum()), int(a.size)
     if not m:
         return Pattern(PASS)
     where = f"{m:,} of {total:,} coordinates fail"
+    broken = ~(np.isfinite(a) & np.isfinite(n))
+    if broken.any():
+        at = ", ".join(label(int(i)) for i in np.flatnonzero(broken)[:3])
+        side = "analytic gradient" if not np.isfinite(a[broken]).all() else "cost near w"
+        return Pattern(
+            "nonfinite",
+            words=f"{where}; the {side} is NaN or infinite at {at}: an overflow, a log or "
+            "division of zero, or an uninitialised value",
+        )
     if (((np.abs(a) <= 1e-3 * tol) & (np.abs(n) > tol)).sum()) >= 0.9 * m:
         return Pattern(
             "zero",
@@ -135,19 +150,21 @@ def classify(
         )
     return Pattern(
         PATTERN,
-        words=f"{where}; analytic follows numeric only loosely (r = {correlation(a, n):.3f}), "
-        "by a factor that changes from coordinate to coordinate",
+        words=f"{where}; where they do, analytic and numeric differ by a factor that changes "
+        f"from coordinate to coordinate (correlation {correlation(a, n):.3f})",
     )
 
 
 def constant_factor(a: np.ndarray, n: np.ndarray, noise: np.ndarray, rtol: float) -> Pattern | None:
     """``analytic = k × numeric`` on every coordinate, within tolerance, if it is
     (``k × numeric`` carries ``|k|`` times the numeric noise), and ``k`` is not 1."""
-    resolved = np.abs(n) > tolerance(a, n, noise, rtol)
-    if resolved.sum() < min(3, a.size):
-        return None
-    nn = float(np.dot(n[resolved], n[resolved]))
-    k = float(np.dot(a[resolved], n[resolved]) / nn)
+    tol = tolerance(a, n, noise, rtol)
+    resolved = (np.abs(n) > tol) & np.isfinite(a) & np.isfinite(n)
+    if resolved.sum() < 3:
+        return None  # one or two values fit any factor: let the layer structure decide
+    # weighted by 1/tol²: a coordinate measured ten times more precisely counts more
+    wt = 1.0 / tol[resolved] ** 2
+    k = float(np.sum(wt * a[resolved] * n[resolved]) / np.sum(wt * n[resolved] ** 2))
     if abs(k) < 1e-3:
         return None  # zeros, not a factor
     if not np.all(np.abs(a - k * n) <= tolerance(a, k * n, abs(k) * noise, rtol)):
@@ -186,6 +203,17 @@ class Penalty:
     mu: float
     grad_coef: float | None = None
     cost_coef: float | None = None
+
+    def remove(self, a: np.ndarray, n: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(analytic, numeric)`` with the penalty taken out of each side it is known on.
+
+        From a probe both sides are known, and each loses its own term, so a factor or
+        sign that multiplies the rest of the gradient stays visible; from a fit only the
+        difference is, and it comes off the analytic side.
+        """
+        if self.grad_coef is not None and self.cost_coef is not None:
+            return a - self.grad_coef * p, n - self.cost_coef * p
+        return a - self.mu * p, n
 
     def words(self, name: str) -> str:
         g, c = self.grad_coef, self.cost_coef
@@ -275,18 +303,22 @@ class Layer:
         return self.b.offset + k
 
 
-def find_layers(layout: Layout) -> list[Layer] | None:
-    """The layers of a fully connected network laid out ``W1, b1, W2, b2, ...``, or None.
+def find_layers(layout: Layout) -> tuple[list[Layer] | None, bool]:
+    """The layers of a fully connected network laid out ``W1, b1, W2, b2, ...``.
 
     Recognised by shape, not name: 2-D and 1-D blocks alternate, each bias matches one
     side of its weights, and each layer's input width is the previous layer's output.
+    Returns ``(layers or None, whether the weights' orientation is certain)``: when every
+    layer is square, ``(fan_in, fan_out)`` and ``(fan_out, fan_in)`` storage both fit,
+    and the probes, which must know a unit's incoming weights, cannot be used.
     """
     blocks = list(layout)
     if len(blocks) < 2 or len(blocks) % 2:
-        return None
+        return None, False
     pairs = list(zip(blocks[::2], blocks[1::2], strict=True))
     if any(len(W.shape) != 2 or len(b.shape) != 1 for W, b in pairs):
-        return None
+        return None, False
+    fitting = []
     for transposed in (False, True):
         layers = [Layer(i + 1, W, b, transposed) for i, (W, b) in enumerate(pairs)]
         widths_fit = all(
@@ -295,8 +327,8 @@ def find_layers(layout: Layout) -> list[Layer] | None:
         )
         chained = all(low.fan_out == high.fan_in for low, high in itertools.pairwise(layers))
         if widths_fit and chained:
-            return layers
-    return None
+            fitting.append(layers)
+    return (fitting[0], len(fitting) == 1) if fitting else (None, False)
 
 
 # ---------------------------------------------------------------------- probes
@@ -374,7 +406,10 @@ def _measure_penalty(
     pp = float(np.dot(p, p))
     ga, gn = float(np.dot(a, p) / pp), float(np.dot(n, p) / pp)
     if not np.any(np.abs(a - n) > tol):
-        return Penalty(0.0, ga, gn)
+        # agreement means "no mismatch" only where the terms could be seen at all; below
+        # the noise (a float32 cost, a small λ) nothing is known
+        seen = (np.maximum(np.abs(a), np.abs(n)) > noise) | (a == n)
+        return Penalty(0.0, ga, gn) if seen.all() else None
     if np.all(np.abs(a - ga * p) <= tol) and np.all(np.abs(n - gn * p) <= tol):
         return Penalty(ga - gn, ga, gn)
     return None  # not proportional to the parameters: not an L2 penalty
@@ -458,11 +493,15 @@ class Finding:
 
     def state(self) -> str:
         """How the block stands, for sentences about its layer."""
-        if self.pattern.status == PASS:
-            return "agrees once its penalty term is set aside" if self.penalty else "agrees"
-        if self.pattern.status in CONSTANT:
-            return f"fails only by a constant pattern ({self.pattern.status})"
-        return "fails"
+        return {
+            PASS: "agrees once its penalty term is set aside" if self.penalty else "agrees",
+            "scale": "fails only by a constant factor",
+            "sign": "fails only by its sign",
+            "zero": "is left at zero",
+            "isolated": "fails at a few coordinates only",
+            "precision": "cannot be judged",
+            "nonfinite": "holds NaN or infinite values",
+        }.get(self.pattern.status, "fails")
 
 
 def diagnose(report: GradCheckReport, prober: Prober | None) -> None:
@@ -473,22 +512,22 @@ def diagnose(report: GradCheckReport, prober: Prober | None) -> None:
         kinks = sum(b.n_kinks for b in report.blocks)
         if kinks:
             report.diagnosis.append(
-                f"{kinks:,} coordinates sit on a kink (e.g. a ReLU input at 0), where left "
-                "and right slopes differ; the analytic value lies between them."
+                f"{kinks:,} coordinates have a kink within the step (e.g. a ReLU input "
+                "crossing 0): measured in a smaller window, or, at w itself, where left and "
+                "right slopes differ and the analytic value lies between them."
             )
         return
-    layout = Layout({b.name: b.shape for b in report.blocks})
-    layers = find_layers(layout)
+    layers, certain = find_layers(Layout({b.name: b.shape for b in report.blocks}))
     probed: dict[str, Penalty] = {}
-    if layers is not None and len(layers) > 1 and prober is not None:
+    if layers is not None and len(layers) > 1 and certain and prober is not None:
         probed = penalty_probe(prober, layers)
     kinds = {b.name: len(b.shape) for b in report.blocks}
-    findings = {b.name: _finding(b, probed, kinds) for b in report.blocks}
+    findings = {b.name: _finding(b, probed, kinds, report.precision) for b in report.blocks}
     lines: list[str] = []
     if layers is not None:
-        _reason(findings, layers, prober, lines)
+        _reason(findings, layers, prober if certain else None, lines)
     for f in findings.values():
-        if f.unexplained and not f.causes & {"output_derivative", "propagation", "bias_delta"}:
+        if f.pattern.status in (PATTERN, "nonfinite") and not f.causes & LAYER_CAUSES:
             f.causes.add("other")
     for b in report.blocks:
         f = findings[b.name]
@@ -500,32 +539,79 @@ def diagnose(report: GradCheckReport, prober: Prober | None) -> None:
     report.diagnosis.extend(lines)
 
 
-def _finding(b: BlockResult, probed: dict[str, Penalty], kinds: dict[str, int]) -> Finding:
+LAYER_CAUSES = frozenset({"output_derivative", "propagation", "bias_delta", "other"})
+
+
+def _finding(
+    b: BlockResult,
+    probed: dict[str, Penalty],
+    kinds: dict[str, int],
+    precision: Precision | None,
+) -> Finding:
     f = Finding(b)
     if b.ok:
         return f
     if not b.judged:
-        f.pattern = Pattern(
-            "precision",
-            words=f"only {b.n_resolved:,} of {b.n_checked:,} gradient entries stand out of "
-            f"the cost's rounding noise ({float(np.median(b.noise)):.1e} at this step): "
-            "nothing here can be judged; compute the cost in float64",
-        )
+        f.pattern = Pattern("precision", words=_precision_words(b, precision))
         f.causes.add("precision")
         return f
     use = ~b.kink
     a, n, p, noise = b.analytic[use], b.numeric[use], b.params[use], b.noise[use]
+    finite = bool(np.isfinite(a).all() and np.isfinite(n).all())
     # a constant factor or a flipped sign over the whole block explains everything at
     # once (a negated gradient negates its penalty term too): no decomposition then
-    if constant_factor(a, n, noise, b.rtol) is None:
-        f.penalty = _penalty_of(b.name, a - n, p, tolerance(a, n, noise, b.rtol), probed, kinds)
-    if f.penalty is not None:
+    if finite and constant_factor(a, n, noise, b.rtol) is None:
+        f.penalty = _penalty_of(b.name, a, n, p, noise, b.rtol, probed, kinds)
+    label = _labeller(b, use)
+    if f.penalty is None:
+        f.pattern = classify(a, n, noise, b.rtol, label)
+    else:
         f.causes.add("penalty")
-        a = a - f.penalty.mu * p
-    f.pattern = classify(a, n, noise, b.rtol, _labeller(b, use))
+        f.penalty, f.pattern = _remainder(f.penalty, a, n, p, noise, b.rtol, label)
     if f.pattern.status in CONSTANT:
         f.causes.add(f.pattern.status)
     return f
+
+
+# how simply a remainder is explained: a pass, then one constant pattern, then the rest
+SIMPLICITY = {PASS: 0, "scale": 1, "sign": 1, "zero": 1, "isolated": 2, PATTERN: 3}
+
+
+def _remainder(
+    pen: Penalty,
+    a: np.ndarray,
+    n: np.ndarray,
+    p: np.ndarray,
+    noise: np.ndarray,
+    rtol: float,
+    label: Callable[[int], str],
+) -> tuple[Penalty, Pattern]:
+    """The penalty as separated, and the pattern of what is left.
+
+    A sign flipped over a whole block flips its penalty term with the rest, so where the
+    probe's coefficients come from another layer, the negated gradient coefficient is
+    tried too, and the simpler remainder wins.
+    """
+    candidates = [pen]
+    if pen.grad_coef and pen.cost_coef is not None:
+        g, c = -pen.grad_coef, pen.cost_coef
+        candidates.append(Penalty(g - c, g, c))
+    tried = [(q, classify(*q.remove(a, n, p), noise, rtol, label)) for q in candidates]
+    return min(tried, key=lambda t: SIMPLICITY.get(t[1].status, 4))
+
+
+def _precision_words(b: BlockResult, precision: Precision | None) -> str:
+    head = (
+        f"only {b.n_resolved:,} of {b.n_checked:,} gradient entries stand out of the "
+        f"cost's rounding noise ({float(np.median(b.noise)):.1e} at this step): nothing here "
+        "can be judged; "
+    )
+    if precision is not None and precision.low:
+        return head + "compute the cost in float64"
+    return head + (
+        "the gradient is too small here for the cost's rounding (at an optimum it is "
+        "zero): check at another point, such as random weights, or with a larger eps"
+    )
 
 
 def _labeller(b: BlockResult, use: np.ndarray) -> Callable[[int], str]:
@@ -536,32 +622,45 @@ def _labeller(b: BlockResult, use: np.ndarray) -> Callable[[int], str]:
 
 def _penalty_of(
     name: str,
-    r: np.ndarray,
+    a: np.ndarray,
+    n: np.ndarray,
     p: np.ndarray,
-    tol: np.ndarray,
+    noise: np.ndarray,
+    rtol: float,
     probed: dict[str, Penalty],
     kinds: dict[str, int],
 ) -> Penalty | None:
-    """The penalty component of ``r = analytic − numeric``, if it matters here.
+    """The penalty component of ``analytic − numeric``, if one is there and matters.
 
-    Measured by the penalty probe where it could (hidden layers); elsewhere taken from
-    blocks of the same kind the probe measured, when this block's own least-squares fit
-    agrees with it, or from that fit alone when it explains nearly everything.
+    Measured by the penalty probe where it could (hidden layers).  Elsewhere (the top
+    layer) it is taken from the blocks of the same kind the probe measured (weights or
+    biases: code usually penalises all of a kind alike), provided they agree among
+    themselves and this block's own least-squares fit does not contradict them.  With
+    no probe of that kind, the fit alone decides, when it explains nearly all of the
+    difference (a share of 0.9).
     """
     pen = probed.get(name)
     if pen is None:
+        r = a - n
         mu, se, share = fit_penalty(r, p)
         same = [q for other, q in probed.items() if kinds[other] == kinds[name]]
-        if same and all(abs(q.mu - same[0].mu) <= 0.05 * abs(same[0].mu) for q in same):
-            ref = same[0]
-            if ref.mu and abs(mu - ref.mu) <= max(4 * se, 0.25 * abs(ref.mu)):
-                pen = ref
-            elif not ref.mu and share >= 0.99:
-                pen = Penalty(mu)
-        elif share >= 0.9:
+        # the probes agree to 5%, as measurements of one coefficient do
+        agree = same and all(abs(q.mu - same[0].mu) <= 0.05 * abs(same[0].mu) for q in same)
+        if agree and same[0].mu:
+            # within four standard errors of the fit, or a quarter of the coefficient
+            if abs(mu - same[0].mu) <= max(4 * se, 0.25 * abs(same[0].mu)):
+                pen = same[0]
+        elif agree:
+            # the probes saw no mismatch in blocks of this kind: only an overwhelming fit
+            # of this block's own says otherwise
+            pen = Penalty(mu) if share >= 0.99 else None
+        elif not same and share >= 0.9:
             pen = Penalty(mu)
-    if pen is None or not pen.mu or np.max(np.abs(pen.mu * p) / tol, initial=0) < 1:
-        return None  # none, or too small to change a verdict here
+    if pen is None or not pen.mu:
+        return None
+    # too small to change the verdict of any coordinate: not worth a cause
+    if np.max(np.abs(pen.mu * p) / tolerance(a, n, noise, rtol), initial=0) < 1:
+        return None
     return pen
 
 
@@ -585,21 +684,17 @@ def _reason(
 ) -> None:
     """Causes of the blocks only the layer structure explains, top layer first."""
     delta_cause: dict[int, str] = {}  # layer -> why its delta is wrong, for the layers below
-    top = layers[-1].number
     for layer in reversed(layers):
         fw, fb = findings[layer.W.name], findings[layer.b.name]
-        if layer.number == top:
-            if fw.unexplained:
-                delta_cause[top] = "output_derivative"
-                _add(lines, fw, "output_derivative", _top_delta_words(layer, fb))
-                if fb.unexplained:
-                    fb.causes.add("output_derivative")
-            elif fb.unexplained:
-                _add(lines, fb, "bias_delta", _top_bias_words(layer, fw))
+        if layer.number == len(layers):
+            _reason_top(layer, layers, findings, delta_cause, lines)
             continue
         above = layers[layer.number]  # layers are numbered from 1
+        inherited = delta_cause.get(above.number)
+        if inherited is not None:
+            _inherit(fw, fb, inherited)
         if fw.unexplained and fb.unexplained:
-            cause = delta_cause.get(above.number, "propagation")
+            cause = inherited or "propagation"
             delta_cause[layer.number] = cause
             _add(lines, fw, cause, _delta_words(layer, above, findings, cause))
             fb.causes.add(cause)
@@ -615,6 +710,49 @@ def _reason(
                 _add(lines, fw, "other", _unvouched_words(layer, fb))
         elif fb.unexplained:
             _add(lines, fb, "bias_delta", _hidden_bias_words(layer, above, fw))
+
+
+def _inherit(fw: Finding, fb: Finding, cause: str) -> None:
+    """Blocks under a wrong delta: a constant pattern there is the delta's doing.
+
+    Seen through a loose (float32) tolerance, an inherited error can look like a clean
+    factor or like a few wrong coordinates; with the delta above known to be wrong, that
+    is no separate bug, and the blocks are explained by the layer instead.
+    """
+    for f in (fw, fb):
+        if f.pattern.status in ("scale", "sign", "isolated"):
+            f.causes.discard(f.pattern.status)
+            f.pattern = Pattern(PATTERN, words=f.pattern.words)
+
+
+def _reason_top(
+    layer: Layer,
+    layers: list[Layer],
+    findings: dict[str, Finding],
+    delta_cause: dict[int, str],
+    lines: list[str],
+) -> None:
+    """The top layer: δ_L is wrong only if the weights *and* what shares δ_L say so."""
+    fw, fb = findings[layer.W.name], findings[layer.b.name]
+    below = findings[layers[-2].W.name] if len(layers) > 1 else None
+    if fw.unexplained:
+        # b_L shares δ_L with W_L, and every delta below is built from it: when b_L
+        # agrees, or the layer below does, δ_L is right and the error is W_L's own
+        vouched = fb.pattern.status == PASS or (
+            not fb.unexplained and below is not None and below.pattern.status == PASS
+        )
+        if vouched:
+            _add(lines, fw, "other", _weights_only_words(layer))
+        elif fb.unexplained or (below is not None and below.unexplained):
+            delta_cause[layer.number] = "output_derivative"
+            _inherit(fw, fb, "output_derivative")
+            _add(lines, fw, "output_derivative", _top_delta_words(layer, fb))
+            if fb.unexplained:
+                fb.causes.add("output_derivative")
+        else:
+            _add(lines, fw, "other", _unvouched_words(layer, fb))
+    elif fb.unexplained:
+        _add(lines, fb, "bias_delta", _top_bias_words(layer, fw))
 
 
 def _add(lines: list[str], f: Finding, cause: str, words: str) -> None:
@@ -723,6 +861,8 @@ def _cause_phrase(
         if len(names) == len(report.blocks):
             return "the whole gradient has the wrong sign"
         return f"the sign is flipped in {blocks}"
+    if cause == "other" and any(findings[n].pattern.status == "nonfinite" for n in names):
+        return f"NaN or infinite values in {blocks}"
     return {
         "zero": f"{blocks} left at zero where the cost changes",
         "penalty": f"the penalty's gradient does not match its cost in {blocks}",
@@ -732,6 +872,7 @@ def _cause_phrase(
         "output_derivative": f"the top delta is wrong, and with it {blocks}",
         "propagation": f"the delta goes wrong on its way down ({blocks})",
         "isolated": f"a few wrong coordinates in {blocks} (an indexing slip)",
-        "precision": f"the cost is too imprecise to judge {blocks}",
+        "precision": f"{blocks} cannot be judged: the gradient there is lost in the cost's "
+        "rounding",
         "other": f"{blocks} wrong with no simple pattern",
     }[cause]
