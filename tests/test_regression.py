@@ -54,10 +54,12 @@ EXPECTED = {
 def fingerprint() -> dict:
     from threadpoolctl import threadpool_info
 
+    # the BLAS NumPy itself links (SciPy may load another copy beside it)
+    numpy_dir = os.path.dirname(np.__file__)
     blas = [
         (lib.get("internal_api"), lib.get("version"), lib.get("architecture"))
         for lib in threadpool_info()
-        if lib.get("user_api") == "blas"
+        if lib.get("user_api") == "blas" and lib.get("filepath", "").startswith(numpy_dir)
     ]
     try:
         import llvmlite.binding
