@@ -23,6 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from deltanet.errors import IDXError
+
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -46,10 +48,6 @@ _IDX_TYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-
-
-class IDXError(ValueError):
-    """A file that is not a valid IDX file, or not the one expected."""
 
 
 class MNIST(NamedTuple):
@@ -156,7 +154,8 @@ def load_mnist(path: str | os.PathLike[str] | None = None) -> MNIST:
         float32 scaled to [0, 1], labels ``(N,)`` int64.  Unpacks as a 4-tuple.
 
     Raises:
-        IDXError (a ``ValueError``) naming the file and what is wrong with it.
+        IDXError (a :class:`~deltanet.errors.UserError`) naming the file and what is
+        wrong with it.
     """
     if path is None:
         folder, verify = embedded_dir(), True

@@ -1,13 +1,25 @@
-"""Model files and checkpoints: safetensors plus JSON metadata, written atomically.
+"""Model files and checkpoints: safetensors with JSON metadata, checked before they are used.
 
 A model file holds one tensor per block (``W1``, ``b1``, ...) and, as safetensors
-metadata (text only), the format name and version, the architecture, the SHA-256 of
-the parameters and the training configuration.  Nothing is pickled, so loading a
-file from a stranger cannot run code; :func:`load` checks every name, shape, dtype and
-value against the metadata before it builds a network.
+metadata (text only): the format name and version, the architecture (the network's
+:meth:`~deltanet.network.MLP.to_config`), a SHA-256 digest and the training
+configuration.  A checkpoint holds the same plus the trainer's state: more tensors
+(``state.*``: optimizer moments, the weight average, the best weights) and a JSON
+``state`` (the RNG state, the history, ...).  Nothing is pickled, so loading a file
+from a stranger cannot run code.
 
-Every write goes to a temporary file in the same folder, is flushed to disk, and is
-then renamed over the target: a crash leaves either the old file or the new one.
+The digest (format version 2) covers everything that decides how the file behaves: it
+is the SHA-256 of the canonical JSON (sorted keys, no spaces) of ``{"architecture":
+...}`` (a checkpoint: ``{"architecture": ..., "state": ...}``), followed, for every
+tensor in name order, by its name, a zero byte and its raw bytes.  The ``training``
+metadata of a model file (the settings and metrics it was trained with, for people to
+read) is not covered.  A file without a digest, or whose digest does not match, is
+refused.
+
+Reading is bounded: the 8-byte length and the JSON header are read and checked first
+(size limits, a regular file, tensor sizes adding up to the file's), so a device like
+``/dev/zero`` or a header announcing terabytes is refused before anything else is read.
+Every write is atomic (:mod:`deltanet.files`).
 """
 
 from __future__ import annotations
@@ -15,8 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,140 +35,182 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from deltanet.errors import ModelFileError
+from deltanet.files import atomic_write_bytes, open_regular
+from deltanet.limits import MAX_HEADER_BYTES, check_memory
 from deltanet.network import MLP
 
 FORMAT = "deltanet"
-FORMAT_VERSION = 1
 CHECKPOINT_FORMAT = "deltanet-checkpoint"
+FORMAT_VERSION = 2
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "digest",
+    "load",
+    "load_checkpoint",
+    "save",
+    "save_checkpoint",
+    "training_metadata",
+]
 
 
-class ModelFileError(ValueError):
-    """A model or checkpoint file that cannot be trusted or understood."""
+# ---------------------------------------------------------------------- the digest
 
 
-# ---------------------------------------------------------------------- atomic writes
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash never leaves a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def digest(covered: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of the canonical JSON of ``covered``, then of each tensor in name order:
+    its name, a zero byte, its bytes (little-endian, C order)."""
+    h = hashlib.sha256(_canonical(dict(covered)).encode())
+    for name in sorted(tensors):
+        h.update(name.encode() + b"\0")
+        t = tensors[name]
+        h.update(np.ascontiguousarray(t, dtype=t.dtype.newbyteorder("<")).tobytes())
+    return h.hexdigest()
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+# ---------------------------------------------------------------------- writing
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
-
-
-# ---------------------------------------------------------------------- model files
-
-
-def params_digest(params: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(params).tobytes()).hexdigest()
-
-
-def _model_tensors(net: MLP) -> dict[str, np.ndarray]:
-    return {b.name: np.ascontiguousarray(b.view(net.params)) for b in net.layout}
-
-
-def model_bytes(net: MLP, training: dict[str, Any] | None = None) -> bytes:
+def _file_bytes(
+    fmt: str,
+    net: MLP,
+    extra_tensors: Mapping[str, np.ndarray],
+    covered: Mapping[str, Any],
+    uncovered: Mapping[str, str],
+) -> bytes:
+    """A model file or a checkpoint: ``covered`` JSON values go into the digest."""
     if not np.isfinite(net.params).all():
-        raise ValueError("refusing to save a network with NaN or infinite parameters")
+        raise ValueError(f"refusing to write a {fmt} file of a network with NaN or infinities")
+    tensors = {b.name: np.ascontiguousarray(b.view(net.params)) for b in net.layout}
+    tensors.update({k: np.ascontiguousarray(v) for k, v in extra_tensors.items()})
+    covered = {"architecture": net.to_config(), **covered}
     metadata = {
-        "format": FORMAT,
+        "format": fmt,
         "format_version": str(FORMAT_VERSION),
-        "architecture": json.dumps(net.config()),
-        "params_sha256": params_digest(net.params),
-        "training": json.dumps(training or {}),
+        **{key: _canonical(value) for key, value in covered.items()},
+        "sha256": digest(covered, tensors),
+        **uncovered,
     }
-    return st_save(_model_tensors(net), metadata=metadata)
+    return st_save(tensors, metadata=metadata)
 
 
 def save(net: MLP, path: str | os.PathLike[str], training: dict[str, Any] | None = None) -> None:
-    """Save ``net`` as a safetensors model file (atomically); ``training`` goes in the metadata."""
-    atomic_write_bytes(path, model_bytes(net, training))
+    """Save ``net`` as a safetensors model file (atomically); ``training`` goes in the
+    metadata, for people to read (it is not covered by the digest)."""
+    uncovered = {"training": json.dumps(training or {})}
+    atomic_write_bytes(path, _file_bytes(FORMAT, net, {}, {}, uncovered))
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    net: MLP,
+    arrays: Mapping[str, np.ndarray],
+    state: dict[str, Any],
+) -> None:
+    """Write a checkpoint: the network, extra named arrays (optimizer state, best
+    parameters) and a JSON-able ``state`` (epoch, RNG state, history, ...)."""
+    extra = {f"state.{key}": value for key, value in arrays.items()}
+    atomic_write_bytes(path, _file_bytes(CHECKPOINT_FORMAT, net, extra, {"state": state}, {}))
+
+
+# ---------------------------------------------------------------------- reading
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    path = Path(path)
+    """The tensors and metadata of a safetensors file, its header checked first."""
+    with open_regular(path, ModelFileError) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < 8:
+            raise ModelFileError(f"{path}: too short to be a safetensors file ({size} bytes)")
+        header_len = int.from_bytes(fh.read(8), "little")
+        if header_len > min(size - 8, MAX_HEADER_BYTES):
+            raise ModelFileError(
+                f"{path}: not a safetensors file, or truncated (bad header length)"
+            )
+        entries, metadata = _header(path, fh.read(header_len))
+        data_len = max((e["data_offsets"][1] for e in entries.values()), default=0)
+        if 8 + header_len + data_len != size:
+            raise ModelFileError(
+                f"{path}: not a valid safetensors file (its tensors take {data_len:,} bytes, "
+                f"the file holds {size - 8 - header_len:,} after the header)"
+            )
+        check_memory(size, f"{path}", ModelFileError)
+        fh.seek(0)
+        data = fh.read()
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a folder, not a model file") from None
-    if len(data) < 8:
-        raise ModelFileError(f"{path}: too short to be a safetensors file ({len(data)} bytes)")
-    header_len = int.from_bytes(data[:8], "little")
-    if header_len > len(data) - 8:
-        raise ModelFileError(f"{path}: not a safetensors file, or truncated (bad header length)")
-    try:
-        header = json.loads(data[8 : 8 + header_len])
-        if not isinstance(header, dict):
-            raise ValueError("the header is not a JSON object")
         tensors = st_load(data)
-    except (
-        SafetensorError,
-        ValueError,
-        UnicodeDecodeError,
-        RecursionError,
-        KeyError,
-        TypeError,
-    ) as exc:
+    except (SafetensorError, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: not a valid safetensors file ({exc})") from None
-    metadata = header.get("__metadata__") or {}
     return tensors, metadata
 
 
-def _architecture(path: Path, metadata: dict[str, str], expected_format: str) -> dict[str, Any]:
+def _header(path: str | os.PathLike[str], raw: bytes) -> tuple[dict[str, Any], dict[str, str]]:
+    """The JSON header, checked: ``(tensor entries with integer byte ranges, metadata
+    made of text)``."""
+    try:
+        header = json.loads(raw)
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        metadata = header.pop("__metadata__", None) or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise ValueError("the metadata is not text")
+        for name, entry in header.items():
+            start, stop = entry["data_offsets"]
+            if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop):
+                raise ValueError(f"tensor {name} has bad byte offsets")
+    except (ValueError, UnicodeDecodeError, RecursionError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: not a valid safetensors file ({exc})") from None
+    return header, metadata
+
+
+def _json(path: str | os.PathLike[str], metadata: dict[str, str], key: str) -> Any:
+    try:
+        return json.loads(metadata[key])
+    except (KeyError, ValueError, RecursionError):
+        raise ModelFileError(f"{path}: the {key} metadata is missing or unreadable") from None
+
+
+def _covered(
+    path: str | os.PathLike[str],
+    tensors: dict[str, np.ndarray],
+    metadata: dict[str, str],
+    expected_format: str,
+    keys: tuple[str, ...],
+) -> dict[str, Any]:
+    """The digest-covered metadata, once the format, version and digest are checked."""
     fmt = metadata.get("format")
     if fmt != expected_format:
+        if fmt == CHECKPOINT_FORMAT:
+            raise ModelFileError(
+                f"{path}: a training checkpoint, not a model file; its run directory's "
+                "model.safetensors holds the model"
+            )
         raise ModelFileError(f"{path}: not a {expected_format} file (format is {fmt!r})")
     version = metadata.get("format_version")
     if version != str(FORMAT_VERSION):
         raise ModelFileError(
             f"{path}: format version {version!r}; this deltanet reads version {FORMAT_VERSION}"
         )
-    try:
-        arch = json.loads(metadata["architecture"])
-        keys = {"layers", "hidden", "loss", "output", "l2", "dtype"}
-        if not isinstance(arch, dict) or not keys <= set(arch):
-            raise ValueError
-    except (KeyError, ValueError, TypeError, RecursionError):
+    covered = {key: _json(path, metadata, key) for key in keys}
+    if "sha256" not in metadata:
+        raise ModelFileError(f"{path}: the file has no SHA-256 digest, so it cannot be trusted")
+    if metadata["sha256"] != digest(covered, tensors):
         raise ModelFileError(
-            f"{path}: the architecture metadata is missing or unreadable"
-        ) from None
-    return arch
+            f"{path}: the contents do not match their SHA-256 digest "
+            "(the file was modified or damaged)"
+        )
+    return covered
 
 
-def _network(
-    path: Path,
-    tensors: dict[str, np.ndarray],
-    metadata: dict[str, str],
-    expected_format: str = FORMAT,
-) -> MLP:
-    arch = _architecture(path, metadata, expected_format)
-    layers = arch["layers"]
+def _network(path: str | os.PathLike[str], arch: Any, tensors: dict[str, np.ndarray]) -> MLP:
+    """The network ``arch`` describes, holding ``tensors``, every one checked."""
+    layers = arch.get("layers") if isinstance(arch, dict) else None
     # the widths must match the tensors before anything is allocated from them
     if (
         not isinstance(layers, list)
@@ -168,27 +221,15 @@ def _network(
     for i in range(1, len(layers)):
         t = tensors.get(f"W{i}")
         if t is None or t.shape != (layers[i - 1], layers[i]):
-            shape = None if t is None else t.shape
             raise ModelFileError(
-                f"{path}: tensor W{i} has shape {shape}, the architecture "
-                f"{'-'.join(map(str, layers))} needs {(layers[i - 1], layers[i])}"
+                f"{path}: tensor W{i} has shape {None if t is None else t.shape}, the "
+                f"architecture {'-'.join(map(str, layers))} needs {(layers[i - 1], layers[i])}"
             )
     try:
-        net = MLP(
-            arch["layers"],
-            hidden=arch["hidden"],
-            loss=arch["loss"],
-            output=arch["output"],
-            l2=arch["l2"],
-            dtype=arch["dtype"],
-            seed=None,
-            dropout=arch.get("dropout", 0.0),
-            input_dropout=arch.get("input_dropout", 0.0),
-        )
+        net = MLP.from_config(arch)
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: the architecture metadata is invalid: {exc}") from None
-    expected = {b.name for b in net.layout}
-    extra = set(tensors) - expected
+    extra = set(tensors) - {b.name for b in net.layout}
     if extra:
         raise ModelFileError(f"{path}: unexpected tensors {sorted(extra)}")
     for block in net.layout:
@@ -207,12 +248,6 @@ def _network(
         block.view(net.params)[...] = t
     if not np.isfinite(net.params).all():
         raise ModelFileError(f"{path}: the parameters contain NaN or infinite values")
-    digest = metadata.get("params_sha256")
-    if digest is not None and digest != params_digest(net.params):
-        raise ModelFileError(
-            f"{path}: the parameters do not match their SHA-256 in the metadata "
-            "(the file was modified or damaged)"
-        )
     return net
 
 
@@ -223,9 +258,8 @@ def load(path: str | os.PathLike[str]) -> MLP:
         ModelFileError (a ``ValueError``) saying which file and what is wrong.
     """
     tensors, metadata = _read(path)
-    if metadata.get("format") == CHECKPOINT_FORMAT:
-        return _network(Path(path), tensors, metadata, CHECKPOINT_FORMAT)
-    return _network(Path(path), tensors, metadata)
+    covered = _covered(path, tensors, metadata, FORMAT, ("architecture",))
+    return _network(path, covered["architecture"], tensors)
 
 
 def training_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -237,42 +271,15 @@ def training_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         return {}
 
 
-# ---------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    net: MLP,
-    arrays: dict[str, np.ndarray],
-    state: dict[str, Any],
-) -> None:
-    """Write a checkpoint: the network, extra named arrays (optimizer state, best
-    parameters) and a JSON-able ``state`` (epoch, RNG state, history, ...)."""
-    if not np.isfinite(net.params).all():
-        raise ValueError("refusing to checkpoint a network with NaN or infinite parameters")
-    tensors = _model_tensors(net)
-    for key, value in arrays.items():
-        tensors[f"state.{key}"] = np.ascontiguousarray(value)
-    metadata = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": str(FORMAT_VERSION),
-        "architecture": json.dumps(net.config()),
-        "params_sha256": params_digest(net.params),
-        "state": json.dumps(state),
-    }
-    atomic_write_bytes(path, st_save(tensors, metadata=metadata))
-
-
 def load_checkpoint(
     path: str | os.PathLike[str],
 ) -> tuple[MLP, dict[str, np.ndarray], dict[str, Any]]:
     """Read a checkpoint written by :func:`save_checkpoint`: ``(net, arrays, state)``."""
     tensors, metadata = _read(path)
+    covered = _covered(path, tensors, metadata, CHECKPOINT_FORMAT, ("architecture", "state"))
     arrays = {k[len("state.") :]: v for k, v in tensors.items() if k.startswith("state.")}
     blocks = {k: v for k, v in tensors.items() if not k.startswith("state.")}
-    net = _network(Path(path), blocks, metadata, CHECKPOINT_FORMAT)
-    try:
-        state = json.loads(metadata["state"])
-    except (KeyError, ValueError):
-        raise ModelFileError(f"{path}: the checkpoint state is missing or unreadable") from None
-    return net, arrays, state
+    net = _network(path, covered["architecture"], blocks)
+    if not isinstance(covered["state"], dict):
+        raise ModelFileError(f"{path}: the checkpoint state is not a JSON object")
+    return net, arrays, covered["state"]
