@@ -73,3 +73,13 @@ def refused(capsys, argv, message):
     assert code == 2, err
     assert message in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def training_metadata(path):
+    """The ``training`` metadata of a model file (the settings and metrics it records)."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(path, "numpy") as f:
+        return json.loads(f.metadata().get("training", "{}"))

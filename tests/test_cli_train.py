@@ -11,12 +11,11 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import one_line_error, refused, run_cli, tiny_dataset
+from helpers import one_line_error, refused, run_cli, tiny_dataset, training_metadata
 
 import deltanet as dn
 from deltanet.cli import main
 from deltanet.config import TrainConfig
-from deltanet.modelfile import training_metadata
 from deltanet.rundir import RunDir
 
 RUN_FILES = {"config.json", "checkpoint.safetensors", "history.csv", "model.safetensors"}

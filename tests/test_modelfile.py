@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import training_metadata
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
@@ -62,7 +63,7 @@ def test_round_trip(tmp_path, net):
     assert back.to_config() == net.to_config()
     assert back.params.dtype == np.float32
     np.testing.assert_array_equal(back.params, net.params)
-    assert modelfile.training_metadata(path) == {"epochs": 3}
+    assert training_metadata(path) == {"epochs": 3}
 
 
 def test_file_is_safetensors_without_pickle(path):

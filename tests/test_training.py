@@ -460,22 +460,3 @@ def test_the_weight_average_lives_in_the_optimizer_and_counts_its_steps(small):
 def test_a_network_too_big_for_memory_is_refused_before_allocating():
     with pytest.raises(ConfigError, match=r"would need .* more than this machine"):
         dn.MLP([784, 10**6, 10**6, 10])
-
-
-def test_history_csv_round_trip():
-    history = History(
-        [
-            {
-                "epoch": 1,
-                "lr": 0.001,
-                "loss": 0.5,
-                "train_error": 0.1,
-                "val_error": 0.2,
-                "test_error": float("nan"),
-                "seconds": 1.5,
-            }
-        ]
-    )
-    back = History.from_csv(history.to_csv())
-    assert back.records[0]["epoch"] == 1 and back.records[0]["val_error"] == 0.2
-    assert np.isnan(back.records[0]["test_error"])

@@ -33,8 +33,8 @@ _NAMES = {
     "save": "deltanet.modelfile",
     "TrainConfig": "deltanet.config",
     "EarlyStopping": "deltanet.training",
-    "History": "deltanet.training",
-    "Outcome": "deltanet.training",
+    "History": "deltanet.history",
+    "Outcome": "deltanet.history",
     "Trainer": "deltanet.training",
     "fit": "deltanet.training",
     "train": "deltanet.training",
@@ -63,17 +63,11 @@ if TYPE_CHECKING:
         GradientCheckError,
         gradcheck,
     )
+    from deltanet.history import History, Outcome  # noqa: F401
     from deltanet.layout import Layout  # noqa: F401
     from deltanet.modelfile import load, save  # noqa: F401
     from deltanet.network import MLP  # noqa: F401
-    from deltanet.training import (  # noqa: F401
-        EarlyStopping,
-        History,
-        Outcome,
-        Trainer,
-        fit,
-        train,
-    )
+    from deltanet.training import EarlyStopping, Trainer, fit, train  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

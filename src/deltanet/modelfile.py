@@ -52,7 +52,6 @@ __all__ = [
     "load_checkpoint",
     "save",
     "save_checkpoint",
-    "training_metadata",
 ]
 
 
@@ -260,15 +259,6 @@ def load(path: str | os.PathLike[str]) -> MLP:
     tensors, metadata = _read(path)
     covered = _covered(path, tensors, metadata, FORMAT, ("architecture",))
     return _network(path, covered["architecture"], tensors)
-
-
-def training_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The training configuration stored in a model file (``{}`` if none)."""
-    _, metadata = _read(path)
-    try:
-        return json.loads(metadata.get("training", "{}"))
-    except ValueError:
-        return {}
 
 
 def load_checkpoint(

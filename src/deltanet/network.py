@@ -48,7 +48,7 @@ from deltanet.ops import NumpyOps, get_ops
 
 if TYPE_CHECKING:
     from deltanet.gradcheck import GradCheckReport
-    from deltanet.training import History
+    from deltanet.history import History
 
 DTYPES = ("float32", "float64")
 _WORKSPACES_KEPT = 4  # batch sizes whose buffers are kept (train, last batch, eval, ...)

@@ -48,7 +48,7 @@ class Optimizer:
 
     name = "optimizer"
     CONFIG: tuple[str, ...] = ("lr",)  # the TrainConfig settings this optimizer takes
-    _state_names: tuple[str, ...] = ()
+    state_names: tuple[str, ...] = ()  # its state arrays, each shaped like the parameters
 
     def __init__(
         self, lr: float, *, average: float | None = None, ops: NumpyOps | None = None
@@ -61,7 +61,7 @@ class Optimizer:
         self.ops = get_ops() if ops is None else ops
 
     def _init_state(self, params: Array) -> None:
-        for key in self._state_names:
+        for key in self.state_names:
             self.state[key] = np.zeros_like(params)
 
     def step(
@@ -72,7 +72,7 @@ class Optimizer:
         ``constrain(params)``, if given, runs after the update and before the average
         takes the new parameters in (a max-norm constraint, say).
         """
-        if not self.state and self._state_names:
+        if not self.state and self.state_names:
             self._init_state(params)
         if self.average and self.averages is None:
             self.averages = params.copy()  # the average starts at the initial parameters
@@ -112,7 +112,7 @@ class Optimizer:
             raise ValueError(f"optimizer state is for {scalars.get('name')!r}, not {self.name!r}")
         arrays = {k: np.array(v, copy=True) for k, v in state["arrays"].items()}
         averages = arrays.pop("averages", None)
-        missing = set(self._state_names) - set(arrays) if arrays else set()
+        missing = set(self.state_names) - set(arrays) if arrays else set()
         if missing:
             raise ValueError(f"optimizer state lacks {sorted(missing)}")
         every = [*arrays.values(), *([] if averages is None else [averages])]
@@ -162,7 +162,7 @@ class SGD(Optimizer):
         self.nesterov = _check("nesterov", nesterov)
         if nesterov and momentum == 0:
             raise ConfigError("nesterov needs a momentum > 0")
-        self._state_names = ("velocity",) if momentum else ()
+        self.state_names = ("velocity",) if momentum else ()
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -187,7 +187,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     CONFIG = ("lr", "rho", "eps")
-    _state_names = ("mean_square",)
+    state_names = ("mean_square",)
 
     def __init__(
         self,
@@ -237,7 +237,7 @@ class RMSpropGains(RMSprop):
 
     name = "rmsprop_gains"
     CONFIG = (*RMSprop.CONFIG, "increment", "decrement")
-    _state_names = ("mean_square", "gain", "previous_grad")
+    state_names = ("mean_square", "gain", "previous_grad")
 
     def __init__(
         self,
@@ -300,7 +300,7 @@ class Adam(Optimizer):
 
     name = "adam"
     CONFIG = ("lr", "beta1", "beta2", "eps")
-    _state_names = ("m", "v")
+    state_names = ("m", "v")
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ from deltanet.files import atomic_write_bytes
 
 if TYPE_CHECKING:
     from deltanet.gradcheck import GradCheckReport
-    from deltanet.training import History
+    from deltanet.history import History
 
 COLORS = {"train": "#1f77b4", "val": "#d62728", "test": "#2ca02c", "loss": "#444444"}
 

@@ -47,8 +47,8 @@ from deltanet.files import (
     remove_stale_temp_files,
     write_json,
 )
+from deltanet.history import History, history_of
 from deltanet.network import MLP
-from deltanet.training import History, history_of
 
 ROOT = Path("runs")
 LATEST = "latest"

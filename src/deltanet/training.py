@@ -24,16 +24,13 @@ The trainer touches the network only through its public interface: ``params``,
 
 from __future__ import annotations
 
-import csv
-import enum
 import functools
-import io
 import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,26 +41,30 @@ from deltanet.augment import Augment
 from deltanet.batches import Batches
 from deltanet.config import CONSTRAINTS, TrainConfig
 from deltanet.errors import ConfigError, DataError, ModelFileError
+from deltanet.history import History, Outcome, history_of
 from deltanet.limits import check_memory
 from deltanet.network import MLP, architecture
 from deltanet.optimizers import Optimizer, RMSprop, Schedule, make_optimizer
 
-COLUMNS = ("epoch", "lr", "loss", "train_error", "val_error", "test_error", "seconds")
+__all__ = [
+    "CheckpointFile",
+    "CheckpointStore",
+    "EarlyStopping",
+    "History",
+    "Outcome",
+    "Trainer",
+    "TrainingDiverged",
+    "fit",
+    "split_validation",
+    "train",
+]
+
 # a batch loss this many times the run's first one means training has blown up
 EXPLODED = 1000.0
 
 
 class TrainingDiverged(RuntimeWarning):
     """Warned when training diverges (the parameters are rolled back)."""
-
-
-class Outcome(enum.Enum):
-    """How a run ended."""
-
-    COMPLETED = "completed"  # every epoch asked for
-    EARLY_STOPPED = "early_stopped"  # the validation error stopped improving
-    DIVERGED = "diverged"  # the loss became non-finite or exploded; rolled back
-    STOPPED = "stopped"  # a callback asked to stop
 
 
 @dataclass
@@ -78,91 +79,6 @@ class EarlyStopping:
     def __post_init__(self) -> None:
         if self.patience < 1:
             raise ConfigError(f"patience must be at least 1, got {self.patience}")
-
-
-@dataclass
-class History:
-    """Per-epoch records (dicts with the keys of :data:`COLUMNS`) and how training ended.
-
-    A sequence of records: ``len(history)`` epochs, ``history[-1]`` the last record,
-    ``for record in history``.  ``history.column("loss")`` (or ``history["loss"]``)
-    is one column.  ``loss`` and ``train_error`` are running means over the epoch's
-    mini-batches (the weights change during the epoch); ``val_error`` and
-    ``test_error`` are measured with the weights at the end of the epoch.
-    ``outcome`` is None while the run has not ended.
-    """
-
-    records: list[dict[str, float]] = field(default_factory=list)
-    stop_reason: str = ""
-    best_epoch: int | None = None
-    outcome: Outcome | None = None
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __iter__(self) -> Iterator[dict[str, float]]:
-        return iter(self.records)
-
-    def __getitem__(self, key: int | slice | str) -> Any:
-        if isinstance(key, str):
-            return self.column(key)
-        return self.records[key]
-
-    def column(self, key: str) -> list[float]:
-        """One value per epoch: ``key`` is one of :data:`COLUMNS`."""
-        return [r[key] for r in self.records]
-
-    @property
-    def last(self) -> dict[str, float]:
-        return self.records[-1] if self.records else {}
-
-    def stop(self, outcome: Outcome, reason: str) -> None:
-        self.outcome, self.stop_reason = outcome, reason
-
-    def to_csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for r in self.records:
-            writer.writerow({k: _fmt(r.get(k)) for k in COLUMNS})
-        return buf.getvalue()
-
-    @classmethod
-    def from_csv(cls, text: str, best_epoch: int | None = None) -> History:
-        """Read back what :meth:`to_csv` wrote (empty cells become NaN)."""
-        rows = list(csv.DictReader(io.StringIO(text)))
-        if rows and set(COLUMNS) - set(rows[0]):
-            raise DataError(f"history.csv lacks columns {sorted(set(COLUMNS) - set(rows[0]))}")
-        records = [{k: float(r[k]) if r[k] != "" else math.nan for k in COLUMNS} for r in rows]
-        for r in records:
-            r["epoch"] = int(r["epoch"])
-        return cls(records, "", best_epoch)
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "records": self.records,
-            "stop_reason": self.stop_reason,
-            "best_epoch": self.best_epoch,
-            "outcome": None if self.outcome is None else self.outcome.value,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> History:
-        outcome = state.get("outcome")
-        return cls(
-            list(state["records"]),
-            state.get("stop_reason", ""),
-            state.get("best_epoch"),
-            None if outcome is None else Outcome(outcome),
-        )
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 def split_validation(
@@ -210,16 +126,6 @@ def _store(checkpoint: str | Path | CheckpointStore | None) -> CheckpointStore |
     if checkpoint is None or hasattr(checkpoint, "save_checkpoint"):
         return checkpoint  # type: ignore[return-value]
     return CheckpointFile(checkpoint)  # type: ignore[arg-type]
-
-
-def history_of(source: str, state: dict[str, Any]) -> History:
-    """The history in a checkpoint's ``state``, or a ModelFileError naming ``source``."""
-    try:
-        return History.from_state(state["history"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(
-            f"{source}: the checkpoint state is incomplete or damaged ({exc!r})"
-        ) from None
 
 
 # ---------------------------------------------------------------------- progress
@@ -416,7 +322,7 @@ class Trainer:
     def _check_memory(self) -> None:
         # beside the parameters and their gradient: the optimizer's state and weight
         # average, the best weights, and the epoch's snapshot of all of it
-        kept = len(self.opt._state_names) + (1 if self.opt.average else 0)
+        kept = len(self.opt.state_names) + (1 if self.opt.average else 0)
         copies = 2 + kept + 1 + (1 + kept)
         check_memory(self.net.params.nbytes * copies, f"training {self.net}", ConfigError)
 
@@ -640,20 +546,32 @@ class Trainer:
         return True
 
     def _load_state(self, source: str, arrays: dict[str, np.ndarray], state: dict) -> None:
+        """Take the trainer's state from a checkpoint; all of it is read and checked
+        before any of it is kept."""
+        opt = type(self.opt)(lr=self.opt.lr, ops=self.opt.ops)
+        rng = np.random.default_rng()
         try:
-            self.opt.load_state_dict(
+            opt.load_state_dict(
                 {
                     "arrays": {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")},
                     "scalars": state["optimizer"],
                 }
             )
-            self.rng.bit_generator.state = state["rng"]
-            self.best_val, self.bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
-            self.lr0, self.start_loss = float(state["lr0"]), state.get("start_loss")
+            rng.bit_generator.state = state["rng"]
+            best_val, bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
+            lr0, start_loss = float(state["lr0"]), state.get("start_loss")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(
                 f"{source}: the checkpoint state is incomplete or damaged ({exc!r})"
             ) from None
+        self.opt.load_state_dict(opt.state_dict())
+        self.rng.bit_generator.state = rng.bit_generator.state
+        self.best_val, self.bad_epochs, self.lr0, self.start_loss = (
+            best_val,
+            bad_epochs,
+            lr0,
+            start_loss,
+        )
         self.best_params = arrays.get("best_params")
 
 
@@ -662,6 +580,36 @@ def _cap_norms_of(net: MLP, c: float, params: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------- one call
+
+
+def _keyword_run(
+    *,
+    epochs: int | None,
+    batch_size: int | None,
+    optimizer: Optimizer | str | None,
+    lr: float | None,
+    schedule: Schedule | str | None,
+    val_size: int | None,
+    seed: int | None,
+    early_stopping: EarlyStopping | int | None,
+    average: float | None,
+    augment: Augment | None,
+    max_norm: float | None,
+) -> dict[str, Any]:
+    """:class:`Trainer`'s arguments from :func:`fit`'s keywords, None meaning the default."""
+    if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
+        early_stopping = EarlyStopping(patience=early_stopping)
+    return {
+        "optimizer": _optimizer(optimizer, lr, average),
+        "schedule": Schedule(schedule) if isinstance(schedule, str) else schedule,
+        "epochs": 30 if epochs is None else epochs,
+        "batch_size": 100 if batch_size is None else batch_size,
+        "val_size": val_size or 0,
+        "seed": 0 if seed is None else seed,
+        "early_stopping": early_stopping,
+        "augment": augment,
+        "max_norm": max_norm,
+    }
 
 
 def _optimizer(
@@ -739,45 +687,18 @@ def fit(
     """
     options = {"validation": validation, "test": test, "shuffle": shuffle}
     options.update(progress=progress, log=log)
-    if config is not None:
-        keywords = {
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "optimizer": optimizer,
-            "lr": lr,
-            "schedule": schedule,
-            "val_size": val_size,
-            "seed": seed,
-            "early_stopping": early_stopping,
-            "average": average,
-            "augment": augment,
-            "max_norm": max_norm,
-        }
-        given = [k for k, v in keywords.items() if v is not None]
-        if given:
-            raise TypeError(
-                f"fit(config=...) takes {', '.join(given)} from the config; "
-                "pass config.replace(...) instead"
-            )
-        trainer = Trainer.from_config(net, X, y, config, **options)
-    else:
-        if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
-            early_stopping = EarlyStopping(patience=early_stopping)
-        trainer = Trainer(
-            net,
-            X,
-            y,
-            optimizer=_optimizer(optimizer, lr, average),
-            schedule=Schedule(schedule) if isinstance(schedule, str) else schedule,
-            epochs=30 if epochs is None else epochs,
-            batch_size=100 if batch_size is None else batch_size,
-            val_size=val_size or 0,
-            seed=0 if seed is None else seed,
-            early_stopping=early_stopping,
-            augment=augment,
-            max_norm=max_norm,
-            **options,
+    run = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr}
+    run.update(schedule=schedule, val_size=val_size, seed=seed, early_stopping=early_stopping)
+    run.update(average=average, augment=augment, max_norm=max_norm)
+    if config is None:
+        trainer = Trainer(net, X, y, **_keyword_run(**run), **options)
+    elif given := [k for k, v in run.items() if v is not None]:
+        raise TypeError(
+            f"fit(config=...) takes {', '.join(given)} from the config; "
+            "pass config.replace(...) instead"
         )
+    else:
+        trainer = Trainer.from_config(net, X, y, config, **options)
     store = _store(checkpoint)
     if resume and store is not None:
         trainer.resume(store)

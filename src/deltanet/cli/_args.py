@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from deltanet.config import CONSTRAINTS, TrainConfig
 from deltanet.constraints import POSITIVE, Flag, Integer
-from deltanet.datasets import MNIST, load_mnist
+from deltanet.datasets import MNIST
 from deltanet.errors import ConfigError, DataError, ModelFileError
+from deltanet.presets import RULE as PRESET
 
 if TYPE_CHECKING:
     from deltanet.network import MLP
@@ -143,6 +144,39 @@ def add_optimizer_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_training_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The flags of a run's training settings (and --preset); the group, for more."""
+    g = p.add_argument_group("training")
+    add_setting(g, "epochs", "passes over the data")
+    add_setting(g, "batch_size", "mini-batch size")
+    add_setting(
+        g, "val_size", "hold out the last N training images for validation (0: train on all)"
+    )
+    g.add_argument(
+        "--preset",
+        choices=PRESET.choices,
+        default=None,
+        help="start from a named configuration (docs/best.md); flags override it",
+    )
+    add_setting(g, "dropout", "probability of dropping each hidden unit while training")
+    add_setting(g, "input_dropout", "probability of dropping each input pixel while training")
+    add_setting(g, "max_norm", "cap each unit's incoming weight vector at this L2 norm (0: off)")
+    add_setting(
+        g,
+        "augment",
+        "distort every mini-batch: affine (shift, rotate, scale, shear) or affine plus "
+        "elastic warping",
+    )
+    add_setting(
+        g,
+        "early_stopping",
+        "stop after PATIENCE epochs without a better validation error and restore the "
+        "best weights (0: off)",
+        metavar="PATIENCE",
+    )
+    return g
+
+
 def add_data_dir(
     p: argparse._ActionsContainer, default: Any = None, shown: str = "the embedded MNIST"
 ) -> None:
@@ -170,11 +204,6 @@ def positive_float(text: str) -> float:
 
 
 # ---------------------------------------------------------------------- data
-
-
-def load_data(path: str | None) -> MNIST:
-    """MNIST, or the IDX files in ``path``."""
-    return load_mnist(path)
 
 
 def load_model(name: str) -> MLP:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deltanet.cli import _args
+from deltanet.datasets import load_mnist
 
 DESCRIPTION = """\
 Train the default network for a few epochs and report the median seconds per
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from deltanet import bench
     from deltanet.limits import blas_threads
 
-    data = _args.load_data(args.data)
+    data = load_mnist(args.data)
     layers = tuple(args.layers)
     _args.check_fits(layers, data, f"--layers {','.join(map(str, layers))}")
     n = len(data.X_train)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deltanet.cli import _args
+from deltanet.datasets import load_mnist
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from deltanet.metrics import confusion_matrix, format_confusion, format_per_class
 
     net = _args.load_model(args.model)
-    data = _args.load_data(args.data)
+    data = load_mnist(args.data)
     _args.check_fits(net.layers, data, "the model")
     pred = net.predict(data.X_test)
     cm = confusion_matrix(data.y_test, pred, net.layers[-1])

@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from deltanet.cli import _args
+from deltanet.datasets import load_mnist
 
 DESCRIPTION = """\
 Build a network, take a few MNIST training images, and compare its analytic
@@ -54,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from deltanet.network import CONSTRAINTS, MLP
 
-    data = _args.load_data(args.data)
+    data = load_mnist(args.data)
     _args.check_fits(args.layers, data, f"--layers {','.join(map(str, args.layers))}")
     net = MLP.from_config(_args.settings_given(args, (*CONSTRAINTS, "seed")))
     rng = np.random.default_rng(args.seed)

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from deltanet.cli import _args
+from deltanet.datasets import load_mnist
 
 DESCRIPTION = """\
 A hand-written 784-300-10 sigmoid network with squared error and 'RMSprop with
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from deltanet import reproduce
     from deltanet.limits import blas_threads
 
-    data = _args.load_data(args.data)
+    data = load_mnist(args.data)
     print(
         f"784-300-10 sigmoid network, batch 100, lr 0.001, {_args.plural(args.epochs, 'epoch')} "
         f"on all {len(data.X_train):,} training images; {len(reproduce.CONFIGS)} runs"

@@ -11,6 +11,7 @@ import numpy as np
 
 from deltanet.cli import _args
 from deltanet.config import TrainConfig
+from deltanet.datasets import load_mnist
 from deltanet.errors import ConfigError
 from deltanet.metrics import percent
 
@@ -47,33 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     _args.add_network_args(p)
     _args.add_optimizer_args(p)
-    g = p.add_argument_group("training")
-    add = _args.add_setting
-    add(g, "epochs", "passes over the data")
-    add(g, "batch_size", "mini-batch size")
-    add(g, "val_size", "hold out the last N training images for validation (0: train on all)")
-    g.add_argument(
-        "--preset",
-        choices=["best", "best-long"],
-        default=None,
-        help="start from a named configuration (docs/best.md); flags override it",
-    )
-    add(g, "dropout", "probability of dropping each hidden unit while training")
-    add(g, "input_dropout", "probability of dropping each input pixel while training")
-    add(g, "max_norm", "cap each unit's incoming weight vector at this L2 norm (0: off)")
-    add(
-        g,
-        "augment",
-        "distort every mini-batch: affine (shift, rotate, scale, shear) or affine plus "
-        "elastic warping",
-    )
-    add(
-        g,
-        "early_stopping",
-        "stop after PATIENCE epochs without a better validation error and restore the "
-        "best weights (0: off)",
-        metavar="PATIENCE",
-    )
+    g = _args.add_training_args(p)
     _args.add_threads(g)
     g.add_argument("--quiet", action="store_true", help="no progress bar, one line per epoch")
     g = p.add_argument_group("files")
@@ -190,7 +165,7 @@ class _Job:
         from deltanet.training import Trainer
 
         self.config, self.args = config, args
-        self.data = _args.load_data(config.data)
+        self.data = load_mnist(config.data)
         _args.check_fits(
             config.layers, self.data, f"--layers {','.join(map(str, config.layers))}", exact=True
         )
@@ -237,8 +212,8 @@ class _Job:
 
     def train(self, rd: Any) -> int:
         """Train into the run directory ``rd``; the exit status (1: diverged)."""
+        from deltanet.history import Outcome
         from deltanet.limits import blas_threads
-        from deltanet.training import Outcome
 
         t0 = time.perf_counter()
         with blas_threads(self.args.threads):
