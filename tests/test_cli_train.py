@@ -253,3 +253,9 @@ def test_bad_input_is_one_line_and_exit_2(args, message, bad_data, tmp_path, cap
     out = [] if "--resume" in args else ["--out", tmp_path / "o"]
     refused(capsys, ["train", *args, *out], message)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_run_that_ended_before_its_first_checkpoint_says_how_to_start_again(tmp_path, capsys):
+    with RunDir.create(tmp_path / "run", TrainConfig(), {}):
+        pass  # as if ^C came during the first epoch
+    refused(capsys, ["train", "--resume", tmp_path / "run"], "--overwrite")

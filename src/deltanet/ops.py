@@ -27,7 +27,9 @@ machine; ``tests/test_ops.py`` runs every operation in both and checks they agre
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -359,27 +361,49 @@ _DERIVATIVES = {
 }
 
 
+class _Compiled:
+    """A loop compiled with numba when first used, then kept on the instance."""
+
+    def __init__(self, loop: Callable, fastmath: bool):
+        self.loop, self.fastmath = loop, fastmath
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, ops: NumpyOps | None, owner: type | None = None) -> Callable:
+        if ops is None:
+            return self  # type: ignore[return-value]
+        import numba
+
+        options = {"error_model": "numpy", "boundscheck": False, "cache": True, "nogil": True}
+        kernel = numba.njit(fastmath=self.fastmath, **options)(self.loop)
+        ops.__dict__[self.name] = kernel  # found before this descriptor from now on
+        return kernel
+
+
 class NumbaOps(NumpyOps):
-    """The same operations compiled with numba; the reference for arrays they cannot take."""
+    """The same operations compiled with numba; the reference for arrays they cannot take.
+
+    numba is imported, and each loop compiled (or loaded from numba's cache), when an
+    operation is first used: a command that never trains does not wait for it.
+    """
 
     name = "numba"
 
     def __init__(self) -> None:
-        import numba
+        if importlib.util.find_spec("numba") is None:
+            raise ImportError("numba is not installed")
 
-        common = {"error_model": "numpy", "boundscheck": False, "cache": True, "nogil": True}
-        fast = numba.njit(fastmath=True, **common)
-        # the layer kernels run in the gradient-checked float64 path too: no fastmath, so
-        # they do the reference's IEEE operations, and NaN or infinity still reach the
-        # loss, where divergence is detected
-        exact = numba.njit(fastmath=False, **common)
-        self._rmsprop = fast(_rmsprop_loop)
-        self._rmsprop_gains = fast(_rmsprop_gains_loop)
-        self._adam = fast(_adam_loop)
-        self._momentum = fast(_momentum_loop)
-        self._ema = fast(_ema_loop)
-        self._softmax_cross_entropy = exact(_softmax_cross_entropy_loop)
-        self._backprop_hidden = exact(_backprop_hidden_loop)
+    # the updates are compiled with fastmath; the layer kernels run in the
+    # gradient-checked float64 path too, so without it: they do the reference's IEEE
+    # operations, and NaN or infinity still reach the loss, where divergence is detected
+    _rmsprop = _Compiled(_rmsprop_loop, fastmath=True)
+    _rmsprop_gains = _Compiled(_rmsprop_gains_loop, fastmath=True)
+    _adam = _Compiled(_adam_loop, fastmath=True)
+    _momentum = _Compiled(_momentum_loop, fastmath=True)
+    _ema = _Compiled(_ema_loop, fastmath=True)
+    _softmax_cross_entropy = _Compiled(_softmax_cross_entropy_loop, fastmath=False)
+    _backprop_hidden = _Compiled(_backprop_hidden_loop, fastmath=False)
 
     @staticmethod
     def eligible(*arrays: Array) -> bool:
@@ -395,7 +419,9 @@ class NumbaOps(NumpyOps):
                 return False
         return True
 
-    def rmsprop(self, w, g, ms, lr, rho, eps, scratch):
+    def rmsprop(
+        self, w: Array, g: Array, ms: Array, lr: float, rho: float, eps: float, scratch: Array
+    ) -> None:
         if not self.eligible(w, g, ms):
             return super().rmsprop(w, g, ms, lr, rho, eps, scratch)
         _check_flat(w, g, ms)
@@ -403,8 +429,21 @@ class NumbaOps(NumpyOps):
         self._rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps))
 
     def rmsprop_gains(
-        self, w, g, ms, gain, prev, lr, rho, eps, increment, decrement, gain_min, gain_max, scratch
-    ):
+        self,
+        w: Array,
+        g: Array,
+        ms: Array,
+        gain: Array,
+        prev: Array,
+        lr: float,
+        rho: float,
+        eps: float,
+        increment: float,
+        decrement: float,
+        gain_min: float,
+        gain_max: float,
+        scratch: Array,
+    ) -> None:
         if not self.eligible(w, g, ms, gain, prev):
             return super().rmsprop_gains(
                 w,
@@ -439,7 +478,18 @@ class NumbaOps(NumpyOps):
             t(gain_max),
         )
 
-    def adam(self, w, g, m, v, lr, beta1, beta2, eps, t):
+    def adam(
+        self,
+        w: Array,
+        g: Array,
+        m: Array,
+        v: Array,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        t: int,
+    ) -> None:
         if not self.eligible(w, g, m, v):
             return super().adam(w, g, m, v, lr, beta1, beta2, eps, t)
         _check_flat(w, g, m, v)
@@ -459,26 +509,36 @@ class NumbaOps(NumpyOps):
             ty(c2),
         )
 
-    def momentum(self, w, g, v, lr, mu, nesterov):
+    def momentum(self, w: Array, g: Array, v: Array, lr: float, mu: float, nesterov: bool) -> None:
         if not self.eligible(w, g, v):
             return super().momentum(w, g, v, lr, mu, nesterov)
         _check_flat(w, g, v)
         t = w.dtype.type
         self._momentum(w, g, v, t(lr), t(mu), nesterov)
 
-    def ema(self, avg, w, rate):
+    def ema(self, avg: Array, w: Array, rate: float) -> None:
         if not self.eligible(avg, w):
             return super().ema(avg, w, rate)
         _check_flat(avg, w)
         self._ema(avg, w, avg.dtype.type(rate))
 
-    def softmax_cross_entropy(self, z, y, h, delta, scale):
+    def softmax_cross_entropy(
+        self, z: Array, y: Array, h: Array, delta: Array, scale: float
+    ) -> float:
         if not self.eligible(z, y, h, delta):
             return super().softmax_cross_entropy(z, y, h, delta, scale)
         _check_top(z, y, h, delta)
         return float(self._softmax_cross_entropy(z, y, h, delta, z.dtype.type(scale)))
 
-    def backprop_hidden(self, delta, a, activation, mask, db, scratch):
+    def backprop_hidden(
+        self,
+        delta: Array,
+        a: Array,
+        activation: Activation,
+        mask: Array | None,
+        db: Array,
+        scratch: Array,
+    ) -> None:
         kind = _DERIVATIVES.get(activation.derivative)
         masked = mask is not None
         if kind is None or not self.eligible(delta, a, mask if masked else a, db):
@@ -497,8 +557,8 @@ def numba_disabled() -> bool:
 
 @cache
 def get_ops() -> NumpyOps:
-    """The backend for this process, chosen once: :class:`NumbaOps` unless numba is
-    missing or ``DELTANET_NUMBA=0``, then :class:`NumpyOps`."""
+    """The backend for this process, chosen once: :class:`NumbaOps` unless numba is not
+    installed or ``DELTANET_NUMBA=0``, then :class:`NumpyOps`."""
     if numba_disabled():
         return NumpyOps()
     try:

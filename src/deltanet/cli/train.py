@@ -111,7 +111,10 @@ def _resume(args: argparse.Namespace) -> int:
         config = _resumed_config(saved, args, str(rd.path))
         progress = rd.progress()
         if progress is None:
-            raise ConfigError(f"{rd.path}: no {rd.CHECKPOINT} to resume from")
+            raise ConfigError(
+                f"{rd.path}: no {rd.CHECKPOINT} to resume from (the run ended before its "
+                f"first epoch did: start it again with --out {rd.path} --overwrite)"
+            )
         done = len(progress)
         if config.epochs < done:
             raise ConfigError(
