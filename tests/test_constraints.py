@@ -7,13 +7,13 @@ import pytest
 from deltanet.constraints import (
     FRACTION,
     POSITIVE,
+    AbsolutePath,
     DType,
     Flag,
     Integer,
     Layers,
     Maybe,
     Options,
-    Path,
     Real,
     check_all,
 )
@@ -94,8 +94,8 @@ def test_dtype_flag_maybe_and_path(tmp_path, monkeypatch):
         Flag().check("nesterov", 1)
     assert Maybe(Integer(0)).check("seed", None) is None
     monkeypatch.chdir(tmp_path)
-    assert Path().check("data", "d") == os.path.join(tmp_path, "d")
-    assert Path().parse("d") == os.path.join(tmp_path, "d")
+    assert AbsolutePath().check("data", "d") == os.path.join(tmp_path, "d")
+    assert AbsolutePath().parse("d") == os.path.join(tmp_path, "d")
 
 
 def test_check_all_names_the_setting_at_fault():

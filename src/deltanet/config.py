@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from deltanet import augment, network, optimizers
-from deltanet.constraints import NONNEGATIVE, Integer, Path, check_all
+from deltanet.constraints import NONNEGATIVE, AbsolutePath, Integer, check_all
 from deltanet.errors import ConfigError
 from deltanet.losses import get_loss
 
@@ -43,7 +43,7 @@ CONSTRAINTS = {
     "early_stopping": Integer(0),  # patience in epochs; 0: off
     "max_norm": NONNEGATIVE,  # 0: off
     "seed": Integer(0),
-    "data": Path(),  # a folder of IDX files; None: the embedded MNIST
+    "data": AbsolutePath(),  # a folder of IDX files; None: the embedded MNIST
 }
 
 

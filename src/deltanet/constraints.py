@@ -224,7 +224,7 @@ class Layers(Rule):
         return self.normalize(value)
 
 
-class Path(Rule):
+class AbsolutePath(Rule):
     """A path, kept absolute (so it means the same from any folder), or None."""
 
     describe = "a path or None"

@@ -12,6 +12,7 @@ and NumPy are imported inside :func:`main`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -34,10 +35,8 @@ Start with:
 Each command has its own --help."""
 
 
-def build_parser():  # -> argparse.ArgumentParser
+def build_parser() -> argparse.ArgumentParser:
     """The ``deltanet`` parser with every command's subparser."""
-    import argparse
-
     from deltanet import __version__
     from deltanet.cli import _args, bench, evaluate, gradcheck, predict, report, reproduce, train
 
