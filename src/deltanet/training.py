@@ -45,6 +45,7 @@ from deltanet.history import History, Outcome, history_of
 from deltanet.limits import check_memory
 from deltanet.network import MLP, architecture
 from deltanet.optimizers import Optimizer, RMSprop, Schedule, make_optimizer
+from deltanet.progress import Progress, epoch_line
 
 __all__ = [
     "CheckpointFile",
@@ -128,67 +129,6 @@ def _store(checkpoint: str | Path | CheckpointStore | None) -> CheckpointStore |
     return CheckpointFile(checkpoint)  # type: ignore[arg-type]
 
 
-# ---------------------------------------------------------------------- progress
-
-
-@dataclass
-class _Progress:
-    """A tqdm bar per epoch and one summary line per epoch (or silence)."""
-
-    enabled: bool
-    log: Callable[[str], None] | None = None
-    bar: Any = None
-
-    def start(self, epoch: int, epochs: int, n_batches: int) -> None:
-        if not self.enabled:
-            return
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(
-            total=n_batches,
-            desc=f"epoch {epoch + 1}/{epochs}",
-            unit="batch",
-            leave=False,
-            dynamic_ncols=True,
-            mininterval=0.2,
-        )
-
-    def update(self, n: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-            self.bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
-
-    def end(self, line: str | None = None) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if line is not None:
-            self.say(line)
-
-    def say(self, line: str) -> None:
-        if self.enabled or self.log is not None:  # --quiet: no bar, still a line per epoch
-            (self.log or _tqdm_write)(line)
-
-
-def _tqdm_write(line: str) -> None:
-    from tqdm.auto import tqdm
-
-    tqdm.write(line)
-
-
-def epoch_line(record: dict[str, float], epochs: int, best: bool = False) -> str:
-    parts = [
-        f"epoch {int(record['epoch']):>3}/{epochs}",
-        f"loss {record['loss']:.4f}",
-        f"train {100 * record['train_error']:5.2f}%",
-    ]
-    for key, name in (("val_error", "val"), ("test_error", "test")):
-        if not math.isnan(record[key]):
-            parts.append(f"{name} {100 * record[key]:5.2f}%")
-    parts += [f"lr {record['lr']:.3g}", f"{record['seconds']:.2f}s"]
-    return "  ".join(parts) + ("  *" if best else "")
-
-
 # ---------------------------------------------------------------------- the trainer
 
 
@@ -263,7 +203,7 @@ class Trainer:
         self.start_loss: float | None = None  # the run's first batch loss
         # before any clock starts: checking X for bytes is set-up, not training
         self.batches = Batches(self.X, self.Y, self.labels, batch_size)
-        self.progress = _Progress(progress, log)
+        self.progress = Progress(progress, log)
 
     @classmethod
     def from_config(cls, net: MLP, X: Any, y: Any, config: TrainConfig, **options: Any) -> Trainer:
