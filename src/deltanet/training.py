@@ -19,7 +19,9 @@ and the random generator.  :meth:`Trainer.run` trains epoch after epoch;
   ``resume=True`` continues it to the same bytes an uninterrupted run ends with.
 
 The trainer touches the network only through its public interface: ``params``,
-``grad``, ``W``, ``check_X``, ``targets``, ``labels``, ``train_step``, ``error_rate``.
+``grad``, ``W``, ``dropout``, ``input_dropout``, ``check_X``, ``targets``, ``labels``,
+``train_step``, ``error_rate`` and ``to_config`` (``tests/test_training.py`` holds it
+to that).  A ``max_norm`` constraint is :func:`cap_norms` on ``W``.
 """
 
 from __future__ import annotations
@@ -287,7 +289,7 @@ class Trainer:
         while len(history) < self.epochs and history.outcome is None:
             record = self.epoch()
             if record is None:
-                bar.end(history.stop_reason)
+                bar.end()
                 warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
                 save()  # the rolled-back state, and the outcome: a resume will not retry
                 break

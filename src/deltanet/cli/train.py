@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -217,9 +218,12 @@ class _Job:
         """Train into the run directory ``rd``; the exit status (1: diverged)."""
         from deltanet.history import Outcome
         from deltanet.limits import blas_threads
+        from deltanet.training import TrainingDiverged
 
         t0 = time.perf_counter()
-        with blas_threads(self.args.threads):
+        with blas_threads(self.args.threads), warnings.catch_warnings():
+            # the reason a run diverged is printed below, as every stop reason is
+            warnings.simplefilter("ignore", TrainingDiverged)
             history = self.trainer.run(checkpoint=rd)
             metrics = self.metrics(history, time.perf_counter() - t0)
         rd.save_results(self.net, history, metrics, self.config.to_dict())
