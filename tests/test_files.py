@@ -64,3 +64,18 @@ def test_a_named_pipe_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(DataError, match="not a regular file"):
         open_regular(fifo, DataError)  # opening it for reading would wait for a writer
+
+
+def test_a_place_that_cannot_be_written_is_a_users_mistake(tmp_path):
+    from deltanet.errors import UserError
+
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "folder").mkdir()
+    for path, message in [
+        (tmp_path / "file" / "below.md", "cannot be written"),
+        (tmp_path / "folder", "is a folder"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            atomic_write_text(path, "table")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]
+    assert list((tmp_path / "folder").iterdir()) == []
