@@ -24,6 +24,7 @@ import numpy as np
 
 import deltanet as dn
 from deltanet import bench
+from deltanet.limits import blas_threads
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 
@@ -91,7 +92,7 @@ def default_table(data, args) -> str:
         others.append(sklearn_epochs(data))
     runners.update(r for r in others if r is not None)
     print(f"timing {', '.join(runners)}: {args.epochs} rounds after a warm-up ...", flush=True)
-    with bench.blas_threads(args.threads):
+    with blas_threads(args.threads):
         m = {x.name: x for x in bench.interleave(runners, args.epochs, progress=_dot)}
     print(flush=True)
     torch_lean = next((k for k in m if "tensor-indexing" in k), None)
@@ -157,7 +158,7 @@ def scaling(data, args) -> str:
             runners["torch"] = th[1]
         # the fastest epoch of each: with a few epochs per point, one slow spell of the
         # shared machine would move a median, and the plot is about the machine
-        with bench.blas_threads(args.threads):
+        with blas_threads(args.threads):
             m = {x.name: x.fastest for x in bench.interleave(runners, args.scaling_epochs)}
         ours, bound, torch_s = m["deltanet"], m["bound"], m.get("torch", float("nan"))
         results.append((kind, hidden, batch, ours, torch_s, bound))

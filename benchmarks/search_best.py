@@ -12,7 +12,7 @@ import argparse
 import time
 
 import deltanet as dn
-from deltanet.augment import Augment
+from deltanet.augment import from_name
 from deltanet.optimizers import Adam, Schedule
 
 BASE = dict(
@@ -36,7 +36,6 @@ CANDIDATES = {
         "dropout": 0.5,
     },
 }
-AUG = {"none": lambda: None, "affine": Augment, "elastic": lambda: Augment(elastic_alpha=1.0)}
 
 
 def main() -> None:
@@ -67,7 +66,7 @@ def main() -> None:
             val_size=10_000,
             seed=0,
             average=c["average"],
-            augment=AUG[c["augment"]](),
+            augment=from_name(c["augment"]),
             max_norm=c["max_norm"],
         )
         secs = time.perf_counter() - t0

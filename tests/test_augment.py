@@ -57,3 +57,15 @@ def test_bad_parameters():
         Augment(scale=1.0)
     with pytest.raises(ValueError, match="must be >= 0"):
         Augment(rotate=-1)
+
+
+def test_the_named_augmentations():
+    from deltanet.augment import AUGMENTS, from_name
+    from deltanet.errors import ConfigError
+
+    assert set(AUGMENTS) == {"none", "affine", "elastic"}
+    assert from_name("none") is None
+    assert from_name("affine") == Augment() and from_name("elastic").elastic_alpha == 1.0
+    assert from_name("affine") is not from_name("affine")  # fresh: no bank shared by runs
+    with pytest.raises(ConfigError, match="unknown augmentation 'wild'"):
+        from_name("wild")

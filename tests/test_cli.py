@@ -1,83 +1,20 @@
+"""The ``deltanet`` command as a whole: help, a user's mistake against a bug, ^C, pipes."""
+
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from helpers import run_cli
 
+from deltanet import cli
 from deltanet.cli import main
+from deltanet.errors import DataError
+
+COMMANDS = ("train", "evaluate", "predict", "gradcheck", "reproduce", "bench", "report")
 
 
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "deltanet.cli", *args], capture_output=True, text=True, timeout=300
-    )
-
-
-def test_gradcheck_command_passes(capsys):
-    code = main(
-        [
-            "gradcheck",
-            "--layers",
-            "784,12,10",
-            "--hidden",
-            "sigmoid",
-            "--loss",
-            "squared_error",
-            "--l2",
-            "0.001",
-            "--samples",
-            "5",
-            "--dtype",
-            "float64",
-            "--max-coords",
-            "200",
-        ]
-    )
-    out = capsys.readouterr().out
-    assert code == 0
-    assert "gradient check passed" in out
-    for block in ("W1", "b1", "W2", "b2"):
-        assert f"\n  {block} " in out
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["gradcheck", "--hidden", "swish"], "invalid choice: 'swish'"),
-        (["gradcheck", "--layers", "784,x,10"], "comma-separated"),
-        (["gradcheck", "--samples", "0"], "at least 1"),
-        (["gradcheck", "--l2", "-1"], ">= 0"),
-        (["gradcheck", "--layers", "100,10"], "the images have 784 pixels"),
-        (["gradcheck", "--loss", "cross_entropy", "--output", "linear"], "needs output"),
-        (["gradcheck", "--data-dir", "/nonexistent"], "not a folder"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(args, message):
-    result = run(*args)
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-
-
-def test_help_teaches():
-    result = run("gradcheck", "--help")
-    assert result.returncode == 0
-    assert "example:" in result.stdout and "--l2" in result.stdout
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        (),
-        ("train",),
-        ("evaluate",),
-        ("predict",),
-        ("gradcheck",),
-        ("reproduce",),
-        ("bench",),
-        ("report",),
-    ],
-)
+@pytest.mark.parametrize("command", [(), *((c,) for c in COMMANDS)])
 def test_every_help_page_prints_cleanly(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([*command, "--help"])
@@ -88,28 +25,69 @@ def test_every_help_page_prints_cleanly(command, capsys):
     assert "%%" not in text and "(default: None)" not in text
 
 
-def test_gradcheck_command_exits_1_on_a_broken_network(capsys, monkeypatch):
-    import numpy as np
+def test_no_command_prints_help_and_exits_2():
+    result = run_cli()
+    assert result.returncode == 2 and "deltanet train" in result.stdout
 
-    from deltanet.losses import SquaredError
 
-    # the 7%-error bug: the sigmoid output's derivative left out of the top delta
-    monkeypatch.setattr(
-        SquaredError, "delta", lambda self, z, h, y, out: np.subtract(h, y, out=out)
+def test_a_users_mistake_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    from deltanet.cli import evaluate
+
+    def mistake(args):
+        raise DataError("that file is not what it should be")
+
+    monkeypatch.setattr(evaluate, "run", mistake)
+    assert main(["evaluate", "m.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert err == "deltanet evaluate: error: that file is not what it should be\n"
+
+    def bug(args):
+        raise ValueError("an internal inconsistency")
+
+    monkeypatch.setattr(evaluate, "run", bug)
+    with pytest.raises(ValueError, match="an internal inconsistency"):
+        main(["evaluate", "m.safetensors"])
+
+
+@pytest.mark.parametrize("where", ["start-up", "command"])
+def test_interrupted_is_130_and_one_line(monkeypatch, capsys, where):
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    if where == "start-up":  # while the commands and NumPy are imported
+        monkeypatch.setattr(cli, "build_parser", interrupt)
+    else:
+        from deltanet.cli import evaluate
+
+        monkeypatch.setattr(evaluate, "run", interrupt)
+    assert main(["evaluate", "m.safetensors"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() in ("deltanet: interrupted", "deltanet evaluate: interrupted")
+
+
+def test_the_package_import_the_console_script_does_is_light():
+    # the entry point imports deltanet.cli before main() can catch a ^C: nothing heavy
+    code = (
+        "import sys, deltanet.cli; print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))"
     )
-    code = main(
-        [
-            "gradcheck",
-            "--layers",
-            "784,8,10",
-            "--loss",
-            "squared_error",
-            "--samples",
-            "5",
-            "--max-coords",
-            "50",
-        ]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(trained, tmp_path):
+    # far more output than a pipe holds, read by a reader that stops after one line
+    np.save(tmp_path / "many.npy", np.zeros((5000, 784), np.float32))
+    command = (
+        f"{sys.executable} -m deltanet.cli predict {trained}/model.safetensors "
+        f"{tmp_path}/many.npy | head -n 1"
     )
-    out = capsys.readouterr().out
-    assert code == 1
-    assert "FAILED" in out and "starts at the output" in out
+    result = subprocess.run(
+        ["bash", "-c", f"{command}; echo status ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{tmp_path}/many.npy[0]: ")
+    assert lines[-1] == "status 141"

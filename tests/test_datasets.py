@@ -125,3 +125,22 @@ def test_parse_other_types_and_short_headers():
         parse_idx(b"\0\0")
     with pytest.raises(IDXError, match="ends before them"):
         parse_idx(b"\0\0\x08\x03\0\0")
+
+
+def test_a_path_that_is_not_a_readable_file_is_an_idx_error(tmp_path):
+    from deltanet.errors import DataError
+
+    for path, message in [(tmp_path / "missing", "no such file"), (tmp_path, "is a folder")]:
+        with pytest.raises(IDXError, match=message):
+            read_idx(path)
+    assert issubclass(IDXError, DataError)
+
+
+def test_an_idx_header_announcing_more_than_ram_is_refused_before_reading(tmp_path):
+    header = struct.pack(">BBBB", 0, 0, 0x08, 3) + struct.pack(">3I", 100_000, 1000, 1000)
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(header + b"\0" * 1000))
+    with pytest.raises(IDXError, match=r"would need 100\.0 GB, more than this machine's"):
+        read_idx(tmp_path / "bomb.gz")
+    with pytest.raises(IDXError, match="truncated: header says 3 × 5 values"):
+        (tmp_path / "short").write_bytes(struct.pack(">BBBB2I", 0, 0, 8, 2, 3, 5) + b"\0")
+        read_idx(tmp_path / "short")

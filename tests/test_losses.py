@@ -3,7 +3,8 @@ import warnings
 import numpy as np
 import pytest
 
-from deltanet.losses import LOSSES, get_loss, logsumexp, softmax
+from deltanet.errors import ConfigError
+from deltanet.losses import LOSSES, OUTPUTS, get_loss, softmax
 
 CONFIGS = [
     ("cross_entropy", None),
@@ -82,9 +83,17 @@ def test_huge_logits_are_stable(name, output):
         assert value > 1000  # the log-loss of a confident mistake is not clipped to a constant
 
 
-def test_logsumexp_matches_naive_where_naive_works(rng):
-    z = rng.normal(size=(4, 6))
-    np.testing.assert_allclose(logsumexp(z), np.log(np.exp(z).sum(axis=1)))
+@pytest.mark.parametrize(("name", "output"), CONFIGS)
+def test_a_training_step_top_is_output_total_and_scaled_delta(name, output, ops, rng):
+    loss = get_loss(name, output)
+    z = rng.normal(size=(6, 4))
+    y = targets(rng, 6, 4, "soft")
+    h, delta = np.empty_like(z), np.empty_like(z)
+    total = loss.output_total_delta(z, y, h, delta, 0.5, ops)
+    expected_h = loss.output(z, np.empty_like(z))
+    assert total == pytest.approx(loss.total(z, expected_h, y), rel=1e-12)
+    np.testing.assert_allclose(h, expected_h, rtol=1e-12)
+    np.testing.assert_allclose(delta, 0.5 * loss.delta(z, h, y, np.empty_like(z)), rtol=1e-12)
 
 
 def test_default_outputs_and_bad_combinations():
@@ -92,9 +101,17 @@ def test_default_outputs_and_bad_combinations():
     assert get_loss("binary_cross_entropy").output_name == "sigmoid"
     assert get_loss("squared_error").output_name == "sigmoid"
     assert set(LOSSES) == {"cross_entropy", "binary_cross_entropy", "squared_error"}
-    with pytest.raises(ValueError, match="needs output 'softmax'"):
+    with pytest.raises(ConfigError, match="needs output 'softmax'"):
         get_loss("cross_entropy", "sigmoid")
-    with pytest.raises(ValueError, match="unknown loss"):
+    with pytest.raises(ConfigError, match="unknown loss"):
         get_loss("hinge")
-    with pytest.raises(ValueError, match="unknown activation"):
+    with pytest.raises(ConfigError, match="unknown activation"):
         get_loss("squared_error", "nope")
+
+
+def test_outputs_follow_the_activation_registry(monkeypatch):
+    from deltanet import activations
+
+    assert "softmax" in OUTPUTS and "tanh" in OUTPUTS and "nope" not in OUTPUTS
+    monkeypatch.setitem(activations.ACTIVATIONS, "mish", activations.ACTIVATIONS["tanh"])
+    assert "mish" in OUTPUTS and "mish" in list(OUTPUTS) and len(OUTPUTS) == len(list(OUTPUTS))

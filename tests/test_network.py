@@ -226,11 +226,12 @@ def test_no_python_loop_over_samples_scales(rng):
         ({"loss": "cross_entropy", "output": "linear"}, "needs output 'softmax'"),
         ({"l2": -1.0}, "l2 must be"),
         ({"dtype": "float16"}, "dtype must be"),
+        ({"seed": -1}, "seed must be"),
     ],
 )
 def test_bad_construction_is_a_clear_value_error(kwargs, message):
     args = {"layers": [4, 3, 2], **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(dn.ConfigError, match=message):
         dn.MLP(**args)
 
 
@@ -248,7 +249,7 @@ def test_bad_construction_is_a_clear_value_error(kwargs, message):
 )
 def test_bad_data_is_a_clear_value_error(X, y, message):
     net = dn.MLP([4, 3, 2])
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(dn.DataError, match=message):
         net.loss_and_grad(X, y)
 
 
@@ -296,3 +297,93 @@ def test_gradient_stays_exact_when_units_saturate(rng):
     assert (z < -25).any()  # some units are saturated
     report = net.gradcheck(X, rng.integers(0, 4, 10))
     assert report.ok, str(report)
+
+
+# ---------------------------------------------------------------------- checks, configs, steps
+
+
+@pytest.mark.parametrize("layers", ["123", [784, 30.7, 10], [784, True, 10], [784], 784])
+def test_layers_that_are_not_widths_are_refused(layers):
+    with pytest.raises(dn.ConfigError, match="layers must be at least two positive"):
+        dn.MLP(layers)
+
+
+def test_error_rate_checks_its_labels(rng):
+    net = dn.MLP([4, 3, 2])
+    X, y = batch(rng, 6, 4, 2)
+    assert 0 <= net.error_rate(X, y) <= 1
+    assert net.error_rate(X, np.eye(2)[y]) == net.error_rate(X, y)  # targets work too
+    with pytest.raises(dn.DataError, match="y must have 6 rows"):
+        net.error_rate(X, y[:1])
+    with pytest.raises(dn.DataError, match=r"labels must lie in 0\.\.1"):
+        net.error_rate(X, y + 2)
+    with pytest.raises(dn.DataError, match="X has 0 rows"):
+        net.error_rate(X[:0], y[:0])
+
+
+def test_a_network_with_nan_parameters_refuses_to_predict(rng):
+    net = dn.MLP([4, 3, 2])
+    net.params[5] = np.nan
+    with pytest.raises(ValueError, match="parameters contain NaN"):
+        net.predict(rng.normal(size=(3, 4)))  # instead of answering class 0 for everything
+
+
+def test_config_round_trip(rng):
+    net = dn.MLP([5, 4, 3], hidden="tanh", loss="squared_error", output="linear", l2=0.1,
+                 dtype="float64", dropout=0.2)  # fmt: skip
+    again = dn.MLP.from_config(net.to_config())
+    assert again.to_config() == net.to_config() == dn.network.architecture(net)
+    assert net.to_config()["output"] == "linear"
+    assert dn.MLP([3, 2]).to_config()["output"] == "softmax"  # the loss's own, resolved
+    with pytest.raises(dn.ConfigError, match="not settings of a network: momentum"):
+        dn.MLP.from_config({**net.to_config(), "momentum": 0.9})
+
+
+def test_from_a_train_config_the_seed_draws_the_weights():
+    cfg = dn.TrainConfig(layers=(5, 4, 3), seed=7)
+    assert dn.MLP.from_config(cfg).params.tobytes() == dn.MLP([5, 4, 3], seed=7).params.tobytes()
+
+
+def test_train_step_is_forward_then_backward(rng):
+    net = dn.MLP([6, 5, 3], dtype="float64")
+    X, y = batch(rng, 8, 6, 3)
+    J, g = net.loss_and_grad(X, y)
+    Y = net.targets(y)
+    loss, wrong = net.train_step(X, Y, y)
+    assert loss == J
+    np.testing.assert_array_equal(net.grad, g)
+    assert wrong == int(np.sum(net.predict(X) != y))
+    z = net.forward(X)
+    assert z.shape == (8, 3) and net.backward(Y) == J
+    with pytest.raises(ValueError, match="targets of the batch forward"):
+        net.backward(Y[:2])
+
+
+def test_the_network_on_each_backend_has_an_exact_gradient(ops, rng):
+    net = dn.MLP([7, 6, 3], hidden="relu", dtype="float64", ops=ops, seed=1)
+    net.params += 0.1 * rng.normal(size=net.n_params)
+    X, y = batch(rng, 9, 7, 3)
+    report = net.gradcheck(X, y, rtol=1e-7)
+    assert report.ok, str(report)
+
+
+def test_output_kind():
+    assert dn.MLP([3, 2]).output_kind == "probabilities"
+    assert dn.MLP([3, 2], loss="binary_cross_entropy").output_kind == "probabilities"
+    assert dn.MLP([3, 2], loss="squared_error").output_kind == "scores"
+
+
+def test_importing_the_network_imports_no_higher_layer():
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, deltanet.network; "
+        "print(json.dumps([m for m in sys.modules if m.startswith('deltanet')]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    loaded = set(json.loads(result.stdout))
+    assert "deltanet.network" in loaded
+    for higher in ("deltanet.training", "deltanet.modelfile", "deltanet.cli", "deltanet.rundir"):
+        assert higher not in loaded, f"importing deltanet.network imported {higher}"

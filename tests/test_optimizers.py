@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from deltanet.errors import ConfigError
 from deltanet.optimizers import SGD, Adam, RMSprop, RMSpropGains, Schedule, make_optimizer
 
 
@@ -109,7 +110,7 @@ def test_load_state_dict_rejects_another_optimizer():
     ],
 )
 def test_bad_hyperparameters(factory, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         factory()
 
 
@@ -123,3 +124,59 @@ def test_schedules():
     assert cos(1.0, 9, 10) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.9)))
     warm = Schedule("constant", warmup=3)
     assert [warm(1.0, e, 10) for e in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+
+
+# ---------------------------------------------------------------------- the weight average
+
+
+def test_the_average_starts_at_the_initial_weights_and_counts_the_optimizers_steps():
+    opt = SGD(lr=0.1, average=0.5)
+    w = np.array([1.0])
+    opt.step(w, np.array([1.0]))  # t = 1: decay min(0.5, 2/11) = 2/11
+    assert opt.t == 1
+    np.testing.assert_allclose(opt.averages, [2 / 11 * 1.0 + 9 / 11 * 0.9])
+    avg = opt.averages.copy()
+    opt.step(w, np.array([1.0]))  # t = 2: decay min(0.5, 3/12) = 0.25
+    np.testing.assert_allclose(opt.averages, 0.25 * avg + 0.75 * w)
+
+
+def test_a_constraint_applies_before_the_average_takes_the_weights_in():
+    opt = SGD(lr=1.0, average=0.9)
+    w = np.zeros(2)
+    opt.step(w, np.array([-5.0, 0.0]), constrain=lambda p: np.clip(p, -1, 1, out=p))
+    np.testing.assert_array_equal(w, [1.0, 0.0])
+    assert opt.averages.max() <= 1.0
+
+
+def test_the_average_travels_with_the_state():
+    a, b = RMSprop(average=0.99), RMSprop(average=0.99)
+    w = np.ones(4)
+    for g in np.eye(4):
+        a.step(w, g)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_array_equal(b.averages, a.averages)
+    assert b.t == a.t == 4 and "averages" not in b.state
+    lost = a.state_dict()
+    del lost["arrays"]["averages"]
+    with pytest.raises(ValueError, match="no weight average"):
+        RMSprop(average=0.99).load_state_dict(lost)
+    assert "average=0.99" in repr(a) and "average" not in repr(RMSprop())
+
+
+def test_no_average_unless_asked():
+    opt = Adam()
+    opt.step(np.ones(3), np.ones(3))
+    assert opt.average is None and opt.averages is None
+    assert Adam(average=0).average is None  # 0 is off, as on the command line
+    with pytest.raises(ConfigError, match=r"average must be in \[0, 1\)"):
+        Adam(average=1.0)
+
+
+def test_every_optimizer_on_each_backend_keeps_its_dtype(ops, rng):
+    for name in ("sgd", "rmsprop", "rmsprop_gains", "adam"):
+        kwargs = {"momentum": 0.9} if name == "sgd" else {}
+        opt = make_optimizer(name, ops=ops, average=0.9, **kwargs)
+        w = rng.normal(size=50).astype(np.float32)
+        for g in rng.normal(size=(3, 50)).astype(np.float32):
+            opt.step(w, g)
+        assert w.dtype == opt.averages.dtype == np.float32 and np.isfinite(w).all()

@@ -4,17 +4,43 @@ import pytest
 
 from deltanet import presets
 from deltanet.cli import main
+from deltanet.config import TrainConfig
+from deltanet.errors import ConfigError
 
 
-def test_presets_are_complete_train_settings():
+def test_presets_are_train_configs():
     import deltanet as dn
 
     best = dn.presets.best()  # the public spelling: dn.presets.best()
-    assert best["layers"][0] == 784 and best["layers"][-1] == 10
-    assert presets.best_long()["epochs"] > best["epochs"]
+    assert isinstance(best, TrainConfig)
+    assert best.layers == (784, 800, 800, 10) and best.augment == "elastic"
+    assert best.diff(TrainConfig()) == [
+        "layers",
+        "hidden",
+        "dropout",
+        "optimizer",
+        "schedule",
+        "warmup",
+        "epochs",
+        "val_size",
+        "augment",
+    ]  # everything else is deltanet train's default
+    assert presets.best_long() == best.replace(epochs=300)
     assert presets.get("best") == best
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(ConfigError, match="unknown preset"):
         presets.get("fastest")
+
+
+def test_a_preset_trains_from_python(monkeypatch):
+    import numpy as np
+
+    import deltanet as dn
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300)
+    cfg = dn.presets.best().replace(layers=(784, 16, 10), epochs=1)
+    net, history = dn.training.train(cfg, X, y)
+    assert net.hidden == "relu" and net.dropout == 0.3 and len(history) == 1
 
 
 def test_preset_from_the_command_line_and_flags_override_it(tmp_path, capsys):
@@ -37,9 +63,8 @@ def test_preset_from_the_command_line_and_flags_override_it(tmp_path, capsys):
     )
     assert code == 0
     assert "epoch   1/1  loss" in capsys.readouterr().out  # --quiet still reports each epoch
-    train = json.loads((out / "config.json").read_text())["train"]
+    train = TrainConfig.from_dict(json.loads((out / "config.json").read_text())["train"])
     best = presets.best()
-    assert train["layers"] == [784, 20, 10] and train["epochs"] == 1  # the flags won
-    for key in ("hidden", "dropout", "optimizer", "schedule", "augment", "average"):
-        assert train[key] == best[key], key  # the rest came from the preset
+    assert train.layers == (784, 20, 10) and train.epochs == 1  # the flags won
+    assert train == best.replace(layers=(784, 20, 10), epochs=1, val_size=50_000)
     assert json.loads((out / "metrics.json").read_text())["test_error"] < 0.5

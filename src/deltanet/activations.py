@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from deltanet.errors import ConfigError
+
 Array = np.ndarray
 
 LEAKY_SLOPE = 0.01
@@ -144,9 +146,9 @@ PIECEWISE_LINEAR = frozenset({"relu", "leaky_relu"})
 
 
 def get_activation(name: str) -> Activation:
-    """Return the registered activation called ``name`` (a clear ``ValueError`` otherwise)."""
+    """Return the registered activation called ``name`` (a clear ``ConfigError`` otherwise)."""
     try:
         return ACTIVATIONS[name]
     except KeyError:
         known = ", ".join(sorted(ACTIVATIONS))
-        raise ValueError(f"unknown activation {name!r}; choose one of: {known}") from None
+        raise ConfigError(f"unknown activation {name!r}; choose one of: {known}") from None

@@ -16,10 +16,14 @@ never shows the same picture twice and a seed still fixes everything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
+
+from deltanet.constraints import Options
+from deltanet.errors import ConfigError
 
 
 @dataclass
@@ -40,21 +44,11 @@ class Augment:
     def __post_init__(self) -> None:
         for name in ("shift", "rotate", "scale", "shear", "elastic_alpha"):
             if getattr(self, name) < 0:
-                raise ValueError(f"augment {name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"augment {name} must be >= 0, got {getattr(self, name)}")
         if self.scale >= 1:
-            raise ValueError(f"augment scale must be below 1, got {self.scale}")
+            raise ConfigError(f"augment scale must be below 1, got {self.scale}")
         if self.elastic_sigma <= 0:
-            raise ValueError(f"elastic_sigma must be positive, got {self.elastic_sigma}")
-
-    def config(self) -> dict[str, float]:
-        return {
-            "shift": self.shift,
-            "rotate": self.rotate,
-            "scale": self.scale,
-            "shear": self.shear,
-            "elastic_alpha": self.elastic_alpha,
-            "elastic_sigma": self.elastic_sigma,
-        }
+            raise ConfigError(f"elastic_sigma must be positive, got {self.elastic_sigma}")
 
     def _fields(self) -> np.ndarray:
         if self._bank is None:
@@ -130,3 +124,17 @@ def bilinear(images: np.ndarray, coords: np.ndarray) -> np.ndarray:
     top = v00 + (v01 - v00) * fq
     bottom = v10 + (v11 - v10) * fq
     return top + (bottom - top) * fr
+
+
+# The named augmentations a run can ask for (``--augment``, TrainConfig.augment).
+AUGMENTS: dict[str, Callable[[], Augment | None]] = {
+    "none": lambda: None,
+    "affine": lambda: Augment(),  # shift ±2 px, rotate ±10°, scale ±10%, shear ±0.1
+    "elastic": lambda: Augment(elastic_alpha=1.0),  # the same, plus 1 px RMS warping
+}
+CONSTRAINTS = {"augment": Options(AUGMENTS, "augmentation")}
+
+
+def from_name(name: str) -> Augment | None:
+    """A fresh :class:`Augment` for one of :data:`AUGMENTS` ("none": None)."""
+    return AUGMENTS[CONSTRAINTS["augment"].check("augment", name)]()

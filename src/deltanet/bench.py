@@ -7,7 +7,7 @@ for each layer ``l`` with weights ``(D_{l-1}, D_l)``,
 * backward ``a_{l-1}ᵀ @ δ_l``: ``(D_{l-1}, m) × (m, D_l)``,
 * and, above the first layer, ``δ_l @ W_lᵀ``: ``(m, D_l) × (D_l, D_{l-1})``,
 
-each costing ``2·m·k·n`` floating-point operations.  :func:`gemm_bound` times exactly
+each costing ``2·m·k·n`` floating-point operations.  :func:`gemm_epochs` times exactly
 these products, with the same shapes, layouts and dtype, back to back: an epoch cannot
 be faster than that on this machine unless its matrix products get faster.
 """
@@ -19,23 +19,13 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from deltanet.network import MLP
 from deltanet.optimizers import RMSprop
-
-
-def blas_threads(n: int | None) -> Any:
-    """Context limiting NumPy's BLAS to ``n`` threads (None: leave it)."""
-    if n is None:
-        return nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=n, user_api="blas")
+from deltanet.training import Trainer
 
 
 def blas_info() -> str:
@@ -91,18 +81,6 @@ def gemm_epochs(
         yield time.perf_counter() - t0
 
 
-def gemm_bound(
-    layers: Sequence[int],
-    n: int,
-    batch_size: int,
-    dtype: str = "float32",
-    repeats: int = 5,
-    seed: int = 0,
-) -> float:
-    """Seconds that one epoch's matrix products take, back to back (the best of ``repeats``)."""
-    return min(itertools.islice(gemm_epochs(layers, n, batch_size, dtype, seed), repeats))
-
-
 @dataclass
 class Measurement:
     name: str
@@ -127,14 +105,13 @@ def deltanet_epochs(
 ) -> Iterator[float]:
     """Endless: each ``next`` trains one epoch of the default configuration (sigmoid,
     softmax cross-entropy, RMSprop 0.001) with the trainer ``fit`` uses; its seconds."""
-    from deltanet.training import _Progress, _Trainer
-
     net = MLP(layers, hidden="sigmoid", loss="cross_entropy", dtype=dtype, seed=seed)
-    trainer = _Trainer(net, RMSprop(lr=0.001), seed, None, None)
-    trainer.data(X, y, None, None, None)
-    quiet = _Progress(False, None)
-    for epoch in itertools.count():
-        record = trainer.epoch(epoch, epoch + 1, batch_size, True, quiet)
+    # as many epochs as anyone will time: the constant schedule never looks at the number
+    trainer = Trainer(
+        net, X, y, optimizer=RMSprop(lr=0.001), epochs=2**31, batch_size=batch_size, seed=seed
+    )
+    while True:
+        record = trainer.epoch()
         if record is None:  # diverged: cannot happen at this learning rate
             raise RuntimeError(trainer.history.stop_reason)
         yield record["seconds"]

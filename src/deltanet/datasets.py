@@ -23,6 +23,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from deltanet.errors import IDXError
+from deltanet.files import open_regular
+from deltanet.limits import check_memory
+
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -48,10 +52,6 @@ _IDX_TYPES = {
 }
 
 
-class IDXError(ValueError):
-    """A file that is not a valid IDX file, or not the one expected."""
-
-
 class MNIST(NamedTuple):
     """``X_train (60000, 784)`` float32 in [0, 1], ``y_train (60000,)`` int64, ``X_test``, ``y_test``."""
 
@@ -62,13 +62,35 @@ class MNIST(NamedTuple):
 
 
 def _read_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise IDXError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    """The bytes of an IDX file (uncompressed), reading no more than its header announces
+    (and one byte to tell trailing bytes), so a gzip bomb is never inflated."""
+    with open_regular(path, IDXError) as fh:  # a missing or unreadable file: one line
+        gz = fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh
+        try:
+            head = stream.read(4)
+            head += stream.read(4 * head[3] if len(head) == 4 else 0)
+            size = _declared_size(head)
+            if size is None:  # not a whole IDX header: parse_idx says what is wrong
+                return head
+            check_memory(size, f"{path}", IDXError)
+            return head + stream.read(size + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IDXError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+
+
+def _declared_size(head: bytes) -> int | None:
+    """Bytes of data an IDX header announces, or None if ``head`` is not a whole header."""
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_TYPES:
+        return None
+    ndim = head[3]
+    if ndim == 0 or len(head) != 4 + 4 * ndim:
+        return None
+    size = _IDX_TYPES[head[2]].itemsize
+    for d in np.frombuffer(head, ">u4", count=ndim, offset=4):
+        size *= int(d)
+    return size
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -85,7 +107,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if ndim == 0 or len(data) < header:
         raise IDXError(f"{name}: header declares {ndim} dimensions but the file ends before them")
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = _declared_size(data[:header])
     actual = len(data) - header
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"
@@ -100,10 +122,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
 def read_idx(path: str | os.PathLike[str], sha256: str | None = None) -> np.ndarray:
     """Read an IDX file (plain or gzip) and, if given, verify the SHA-256 of its bytes."""
     path = Path(path)
-    try:
-        data = _read_bytes(path)
-    except FileNotFoundError:
-        raise IDXError(f"{path}: no such file") from None
+    data = _read_bytes(path)
     if sha256 is not None:
         digest = hashlib.sha256(data).hexdigest()
         if digest != sha256:
@@ -156,7 +175,8 @@ def load_mnist(path: str | os.PathLike[str] | None = None) -> MNIST:
         float32 scaled to [0, 1], labels ``(N,)`` int64.  Unpacks as a 4-tuple.
 
     Raises:
-        IDXError (a ``ValueError``) naming the file and what is wrong with it.
+        IDXError (a :class:`~deltanet.errors.UserError`) naming the file and what is
+        wrong with it.
     """
     if path is None:
         folder, verify = embedded_dir(), True

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
+
+from deltanet.errors import DataError
+from deltanet.files import open_regular
+from deltanet.limits import MAX_HEADER_BYTES, MAX_PIXELS, check_memory
 
 SIDE, BOX = 28, 20
 INK_THRESHOLD = 0.1  # fraction of the ink range below which a pixel counts as paper
@@ -27,7 +32,7 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
     """
     g = np.asarray(gray, dtype=np.float64)
     if g.ndim != 2 or min(g.shape) < 1:
-        raise ValueError(f"expected a 2-D grey image, got shape {g.shape}")
+        raise DataError(f"expected a 2-D grey image, got shape {g.shape}")
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     if np.median(border) > 0.5:
         g = 1.0 - g
@@ -35,7 +40,7 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
     background = float(np.median(border))
     span = float(g.max()) - background
     if span <= 1e-6:
-        raise ValueError("the image is blank: no digit found")
+        raise DataError("the image is blank: no digit found")
     ink = np.clip((g - background) / span, 0.0, 1.0)
     rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
@@ -60,51 +65,101 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
 
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """A PNG/JPEG/... file as an MNIST-style ``(784,)`` float32 vector."""
-    try:
-        with Image.open(path) as img:
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                # transparent pixels are paper: flatten onto white before going grey
-                rgba = img.convert("RGBA")
-                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(paper, rgba)
-            gray = np.asarray(img.convert("L"), dtype=np.float64) / 255.0
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{path}: not an image that Pillow can read ({exc})") from None
+    """A PNG/JPEG/... file as an MNIST-style ``(784,)`` float32 vector.
+
+    The picture is turned upright as its EXIF orientation says (phone photos), and
+    16-bit grey levels keep their range.  Pictures over :data:`~deltanet.limits.MAX_PIXELS`
+    pixels are refused before they are decoded.
+    """
+    with open_regular(path, DataError) as fh:
+        try:
+            gray = _gray(fh, path)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise DataError(f"{path}: not an image that Pillow can read ({exc})") from None
     try:
         return mnist_style(gray).ravel()
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
+
+
+def _gray(fh: IO[bytes], path: str | os.PathLike[str]) -> np.ndarray:
+    """The picture in ``fh`` as grey levels ``(H, W)`` in [0, 1], paper where transparent."""
+    with Image.open(fh) as img:  # reads the header only: the size is known, not decoded
+        if img.width * img.height > MAX_PIXELS:
+            raise DataError(
+                f"{path}: {img.width}×{img.height} pixels; pictures of up to "
+                f"{MAX_PIXELS:,} pixels are read"
+            )
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+            # 16-bit grey (a 16-bit PNG opens as one of these): convert("L") would clip it
+            return np.clip(np.asarray(img, dtype=np.float64) / 65535.0, 0.0, 1.0)
+        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+            # transparent pixels are paper: flatten onto white before going grey
+            rgba = img.convert("RGBA")
+            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(paper, rgba)
+        return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+
+
+# the shapes a .npy of digits may have, and how many digits each holds
+_NPY_SHAPES = "(784,), (28, 28), (N, 784) or (N, 28, 28)"
+
+
+def _digits(shape: tuple[int, ...]) -> int | None:
+    if shape in ((784,), (28, 28)):
+        return 1
+    if (len(shape) == 3 and shape[1:] == (28, 28)) or (len(shape) == 2 and shape[1] == 784):
+        return shape[0]
+    return None
+
+
+def _npy_header(fh: IO[bytes], path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy file declares, checked against its size and what a
+    file of digits may hold, before any data is read."""
+    size = os.fstat(fh.fileno()).st_size
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fh)
+        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"format version {version} is not read here")
+        shape, _, dtype = read(fh, max_header_size=MAX_HEADER_BYTES)
+    except (ValueError, SyntaxError, EOFError) as exc:
+        raise DataError(f"{path}: not a plain .npy array ({exc})") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: holds Python objects; only plain numbers are read (no pickle)")
+    if dtype.kind == "c":
+        raise DataError(f"{path}: holds complex numbers; pixels are real")
+    if dtype.kind not in "iuf":
+        raise DataError(f"{path}: expected a numeric array, got dtype {dtype}")
+    if _digits(shape) is None:
+        raise DataError(f"{path}: shape {shape}; expected {_NPY_SHAPES}")
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if expected != size - fh.tell():
+        raise DataError(
+            f"{path}: the header says {shape} {dtype} ({expected:,} bytes of data) but the "
+            f"file holds {size - fh.tell():,}"
+        )
+    check_memory(expected + _digits(shape) * 784 * 4, f"{path}", DataError)
+    return shape, dtype
 
 
 def load_array(path: str | os.PathLike[str]) -> np.ndarray:
     """A ``.npy`` file of one or more digits as ``(N, 784)`` float32 in [0, 1].
 
-    Accepts ``(784,)``, ``(28, 28)``, ``(N, 784)`` or ``(N, 28, 28)``; values 0..255 are
-    scaled to [0, 1].  Loaded without pickle.
+    Accepts ``(784,)``, ``(28, 28)``, ``(N, 784)`` or ``(N, 28, 28)`` real numbers; values
+    0..255 are scaled to [0, 1].  The header is checked first (shape, type, size); the
+    data is read without pickle.
     """
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a plain .npy array ({exc})") from None
-    if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{path}: expected a numeric array")
-    if arr.shape in ((784,), (28, 28)):
-        arr = arr.reshape(1, 784)
-    elif arr.ndim == 3 and arr.shape[1:] == (28, 28):
-        arr = arr.reshape(len(arr), 784)
-    elif not (arr.ndim == 2 and arr.shape[1] == 784):
-        raise ValueError(
-            f"{path}: shape {arr.shape}; expected (784,), (28, 28), (N, 784) or (N, 28, 28)"
-        )
-    arr = arr.astype(np.float32)
+    with open_regular(path, DataError) as fh:
+        shape, _ = _npy_header(fh, path)
+        fh.seek(0)
+        arr = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=MAX_HEADER_BYTES)
+    arr = arr.reshape(_digits(shape), 784).astype(np.float32)
     if not np.isfinite(arr).all():
-        raise ValueError(f"{path}: contains NaN or infinite values")
-    if arr.max() > 1.0:
+        raise DataError(f"{path}: contains NaN or infinite values")
+    if arr.size and arr.max() > 1.0:
         arr /= 255.0
     return arr
 

@@ -21,29 +21,16 @@ for any target rows.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from deltanet import kernels
 from deltanet.activations import ACTIVATIONS, Activation, get_activation
+from deltanet.errors import ConfigError
+from deltanet.ops import NumpyOps, cross_entropy_delta, cross_entropy_total, softmax
 
 Array = np.ndarray
-
-
-def softmax(z: Array, out: Array | None = None) -> Array:
-    """Row-wise softmax of ``z: (N, K)``, shifted by the row maximum so nothing overflows."""
-    out = np.empty_like(z) if out is None else out
-    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
-    return out
-
-
-def logsumexp(z: Array) -> Array:
-    """Row-wise ``log Σ_k exp(z_k)`` of ``z: (N, K)`` -> ``(N,)``, computed stably."""
-    m = z.max(axis=1)
-    return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
 
 
 @dataclass(frozen=True)
@@ -68,9 +55,11 @@ class Loss:
         """Write ``∂loss_n/∂z_n`` for every sample into ``out: (N, K)`` (not divided by N)."""
         raise NotImplementedError
 
-    def output_total_delta(self, z: Array, y: Array, h: Array, delta: Array, scale: float) -> float:
+    def output_total_delta(
+        self, z: Array, y: Array, h: Array, delta: Array, scale: float, ops: NumpyOps
+    ) -> float:
         """A training step's top layer at once: ``h = g(z)``, ``delta = scale · ∂loss/∂z``
-        (both written in place), and ``Σ_n loss_n`` returned."""
+        (both written in place), and ``Σ_n loss_n`` returned; ``ops`` may fuse the three."""
         self.output(z, h)
         total = self.total(z, h, y)
         self.delta(z, h, y, delta)
@@ -79,26 +68,21 @@ class Loss:
 
 
 class CrossEntropy(Loss):
-    def output_total_delta(self, z: Array, y: Array, h: Array, delta: Array, scale: float) -> float:
-        # one compiled pass over the (N, K) outputs instead of a dozen small NumPy calls
-        total = kernels.softmax_cross_entropy(z, y, h, delta, scale)
-        return super().output_total_delta(z, y, h, delta, scale) if total is None else total
+    def output_total_delta(
+        self, z: Array, y: Array, h: Array, delta: Array, scale: float, ops: NumpyOps
+    ) -> float:
+        # one pass over the (N, K) outputs (compiled, with NumbaOps) instead of a dozen
+        # small NumPy calls
+        return ops.softmax_cross_entropy(z, y, h, delta, scale)
 
     def output(self, z: Array, out: Array) -> Array:
         return softmax(z, out)
 
     def total(self, z: Array, h: Array, y: Array) -> float:
-        # −Σ y_k log softmax(z)_k = Σ_k y_k · lse(z) − Σ_k y_k z_k.  log-sum-exp is read off
-        # the softmax already computed: lse = z_j − log h_j at the row's largest output j,
-        # where h_j ≥ 1/K, so the log never meets an underflowed probability.
-        rows = np.arange(z.shape[0])
-        j = h.argmax(axis=1)
-        lse = z[rows, j] - np.log(h[rows, j])
-        return float(np.dot(y.sum(axis=1), lse) - np.vdot(y, z))
+        return cross_entropy_total(z, h, y)
 
     def delta(self, z: Array, h: Array, y: Array, out: Array) -> Array:
-        np.multiply(h, y.sum(axis=1, keepdims=True), out=out)
-        return np.subtract(out, y, out=out)
+        return cross_entropy_delta(h, y, out)
 
 
 class BinaryCrossEntropy(Loss):
@@ -141,22 +125,42 @@ DEFAULT_OUTPUT = {
 def get_loss(name: str, output: str | None = None) -> Loss:
     """Build the loss ``name`` with output non-linearity ``output`` (``None``: its default).
 
-    Raises ``ValueError`` for an unknown loss or a combination that has no stable,
+    Raises :class:`~deltanet.errors.ConfigError` for an unknown loss or a combination that has no stable,
     matched delta (softmax goes with cross-entropy, sigmoid with binary cross-entropy).
     """
     if name not in DEFAULT_OUTPUT:
         known = ", ".join(DEFAULT_OUTPUT)
-        raise ValueError(f"unknown loss {name!r}; choose one of: {known}")
+        raise ConfigError(f"unknown loss {name!r}; choose one of: {known}")
     output = DEFAULT_OUTPUT[name] if output is None else output
     if name == "cross_entropy":
         if output != "softmax":
-            raise ValueError(f"loss 'cross_entropy' needs output 'softmax', not {output!r}")
+            raise ConfigError(f"loss 'cross_entropy' needs output 'softmax', not {output!r}")
         return CrossEntropy(name, output)
     if name == "binary_cross_entropy":
         if output != "sigmoid":
-            raise ValueError(f"loss 'binary_cross_entropy' needs output 'sigmoid', not {output!r}")
+            raise ConfigError(f"loss 'binary_cross_entropy' needs output 'sigmoid', not {output!r}")
         return BinaryCrossEntropy(name, output)
     return SquaredError(name, output, get_activation(output))
 
 
 LOSSES = tuple(DEFAULT_OUTPUT)
+
+
+class _Outputs(Collection[str]):
+    """What ``output=`` may name: softmax or any registered activation (a live view, so
+    an activation added to the registry counts); :func:`get_loss` decides which loss
+    takes which."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("softmax", *ACTIVATIONS))
+
+    def __len__(self) -> int:
+        return 1 + len(ACTIVATIONS)
+
+    def __contains__(self, name: object) -> bool:
+        return name == "softmax" or name in ACTIVATIONS
+
+
+OUTPUTS = _Outputs()
+
+__all__ = ["LOSSES", "OUTPUTS", "Loss", "get_loss", "softmax"]

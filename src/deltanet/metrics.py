@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+
+def percent(x: Any, missing: str = "–") -> str:
+    """``0.0123`` as ``"1.23%"``; None or NaN as ``missing``."""
+    if x is None or not np.isfinite(float(x)):
+        return missing
+    return f"{100 * float(x):.2f}%"
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -21,12 +30,25 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, np.diag(cm) / totals, np.nan)
 
 
-def format_per_class(cm: np.ndarray) -> str:
+PER_CLASS_HEAD = ("class", "images", "correct", "accuracy")
+
+
+def per_class_rows(cm: np.ndarray) -> list[tuple[str, str, str, str]]:
+    """One row of text per true class: the class, its images, how many were right and
+    the accuracy ("-" for an absent class); the columns of :data:`PER_CLASS_HEAD`."""
     acc = per_class_accuracy(cm)
-    lines = ["class  images  correct  accuracy", "-----  ------  -------  --------"]
-    for k, a in enumerate(acc):
-        shown = "-" if np.isnan(a) else f"{100 * a:7.2f}%"
-        lines.append(f"{k:>5}  {cm[k].sum():>6,}  {cm[k, k]:>7,}  {shown:>8}")
+    return [
+        (str(k), f"{cm[k].sum():,}", f"{cm[k, k]:,}", percent(a, missing="-"))
+        for k, a in enumerate(acc)
+    ]
+
+
+def format_per_class(cm: np.ndarray) -> str:
+    widths = (5, 6, 7, 8)
+    lines = ["  ".join(h.rjust(w) for h, w in zip(PER_CLASS_HEAD, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in per_class_rows(cm):
+        lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
     return "\n".join(lines)
 
 

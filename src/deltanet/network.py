@@ -22,34 +22,76 @@ quantity) is what :func:`deltanet.gradcheck` exists to catch.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deltanet import kernels
-from deltanet.activations import PIECEWISE_LINEAR, get_activation
+from deltanet.activations import ACTIVATIONS, PIECEWISE_LINEAR, get_activation
+from deltanet.constraints import (
+    NONNEGATIVE,
+    PROBABILITY,
+    DType,
+    Integer,
+    Layers,
+    Maybe,
+    Options,
+    check_all,
+)
+from deltanet.errors import ConfigError, DataError
 from deltanet.layout import Layout
-from deltanet.losses import get_loss
+from deltanet.limits import check_memory
+from deltanet.losses import LOSSES, OUTPUTS, get_loss
+from deltanet.ops import NumpyOps, get_ops
 
 if TYPE_CHECKING:
     from deltanet.gradcheck import GradCheckReport
-    from deltanet.training import History
+    from deltanet.history import History
 
 DTYPES = ("float32", "float64")
 _WORKSPACES_KEPT = 4  # batch sizes whose buffers are kept (train, last batch, eval, ...)
 
+# The architecture: what the constructor takes besides the seed, and the rules for it.
+# MLP.to_config() returns these keys and MLP.from_config() reads them.
+CONSTRAINTS = {
+    "layers": Layers(),
+    "hidden": Options(ACTIVATIONS, "activation"),
+    "loss": Options(LOSSES, "loss"),
+    "output": Options(OUTPUTS, "output", none=True),
+    "l2": NONNEGATIVE,
+    "dtype": DType(DTYPES),
+    "dropout": PROBABILITY,
+    "input_dropout": PROBABILITY,
+}
+SEED = Maybe(Integer(0))
+
 
 def as_dtype(dtype: Any) -> np.dtype:
-    """``np.dtype`` for "float32" / "float64"; anything else is a ``ValueError``."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
-    return dt
+    """``np.dtype`` for "float32" / "float64"; anything else is a ``ConfigError``."""
+    return np.dtype(CONSTRAINTS["dtype"].check("dtype", dtype))
+
+
+def architecture(source: Any) -> dict[str, Any]:
+    """What :meth:`MLP.to_config` returns for the network ``source`` describes (an MLP or
+    a :class:`~deltanet.config.TrainConfig`), without building it: JSON-able values, the
+    output non-linearity resolved."""
+    return {
+        "layers": list(source.layers),
+        "hidden": source.hidden,
+        "loss": source.loss,
+        "output": get_loss(source.loss, source.output).output_name,
+        "l2": float(source.l2),
+        "dtype": np.dtype(source.dtype).name,
+        "dropout": float(source.dropout),
+        "input_dropout": float(source.input_dropout),
+    }
+
+
+def n_params(layers: Sequence[int]) -> int:
+    """How many parameters a network of these widths has: ``Σ_l (D_{l-1} + 1) D_l``."""
+    return sum((d_in + 1) * d_out for d_in, d_out in itertools.pairwise(layers))
 
 
 class _Workspace:
@@ -114,33 +156,65 @@ class MLP:
         seed: int | None = 0,
         dropout: float = 0.0,
         input_dropout: float = 0.0,
+        *,
+        ops: NumpyOps | None = None,
     ):
-        layers = tuple(int(d) for d in layers)
-        if len(layers) < 2 or any(d < 1 for d in layers):
-            raise ValueError(f"layers must be at least two positive widths, got {list(layers)}")
-        if not np.isfinite(l2) or l2 < 0:
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
-        for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
-            if not 0 <= p < 1:
-                raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
-        self.dropout = float(dropout)
-        self.input_dropout = float(input_dropout)
-        self.layers = layers
-        self.hidden = hidden
-        self._f = get_activation(hidden)
-        self._loss = get_loss(loss, output)
-        self.loss = loss
+        arch = check_all(
+            CONSTRAINTS,
+            {
+                "layers": layers,
+                "hidden": hidden,
+                "loss": loss,
+                "output": output,
+                "l2": l2,
+                "dtype": dtype,
+                "dropout": dropout,
+                "input_dropout": input_dropout,
+            },
+        )
+        seed = SEED.check("seed", seed)
+        self._loss = get_loss(arch["loss"], arch["output"])
+        self.layers: tuple[int, ...] = arch["layers"]
+        self.dtype = np.dtype(arch["dtype"])
+        # the parameters and their gradient, before either is allocated
+        check_memory(
+            2 * n_params(self.layers) * self.dtype.itemsize,
+            f"a {'-'.join(map(str, self.layers))} network",
+            ConfigError,
+        )
+        self.hidden = arch["hidden"]
+        self._f = get_activation(self.hidden)
+        self.loss = arch["loss"]
         self.output = self._loss.output_name
-        self.l2 = float(l2)
-        self.dtype = as_dtype(dtype)
+        self.l2 = arch["l2"]
+        self.dropout = arch["dropout"]
+        self.input_dropout = arch["input_dropout"]
         self.seed = seed
-        self.layout = Layout.for_mlp(layers)
+        self.ops = get_ops() if ops is None else ops
+        self.layout = Layout.for_mlp(self.layers)
         self._params = np.zeros(self.layout.size, self.dtype)
         self.grad = np.zeros(self.layout.size, self.dtype)
         self.W, self.b = self._split(self._params)
         self.dW, self.db = self._split(self.grad)
         self._workspaces: OrderedDict[int, _Workspace] = OrderedDict()
+        self._tape: _Workspace | None = None  # the batch forward() saw, for backward()
         self.init_params(np.random.default_rng(seed))
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | Any, *, ops: NumpyOps | None = None) -> MLP:
+        """The network ``config`` describes: a dict such as :meth:`to_config` returns (a
+        model file's architecture; ``seed`` may be a key too) or a
+        :class:`~deltanet.config.TrainConfig`, whose ``seed`` initializes the weights."""
+        if isinstance(config, Mapping):
+            unknown = set(config) - set(CONSTRAINTS) - {"seed"}
+            if unknown:
+                raise ConfigError(f"not settings of a network: {', '.join(sorted(unknown))}")
+            return cls(**config, ops=ops)
+        return cls(**{k: getattr(config, k) for k in CONSTRAINTS}, seed=config.seed, ops=ops)
+
+    def to_config(self) -> dict[str, Any]:
+        """The architecture as JSON-able values: :meth:`from_config` rebuilds it."""
+        return architecture(self)
 
     # ------------------------------------------------------------------ parameters
     def _split(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -189,20 +263,8 @@ class MLP:
         net.W, net.b = net._split(net._params)
         net.dW, net.db = net._split(net.grad)
         net._workspaces = OrderedDict()
+        net._tape = None
         return net
-
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments, enough to rebuild this architecture."""
-        return {
-            "layers": list(self.layers),
-            "hidden": self.hidden,
-            "loss": self.loss,
-            "output": self.output,
-            "l2": self.l2,
-            "dtype": self.dtype.name,
-            "dropout": self.dropout,
-            "input_dropout": self.input_dropout,
-        }
 
     def __repr__(self) -> str:
         arch = "-".join(map(str, self.layers))
@@ -213,44 +275,57 @@ class MLP:
 
     # ------------------------------------------------------------------ inputs
     def check_X(self, X: Any) -> np.ndarray:
-        """``X`` as a finite ``(N, D_0)`` array of this network's dtype, or a ``ValueError``."""
+        """``X`` as a finite ``(N, D_0)`` array of this network's dtype, or a ``DataError``."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.layers[0]:
-            raise ValueError(
+            raise DataError(
                 f"X must have shape (N, {self.layers[0]}), got {X.shape}"
                 + (" (flatten images first)" if X.ndim == 3 else "")
             )
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-            raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
+            raise DataError(f"X must hold real numbers, got dtype {X.dtype}")
         X = np.asarray(X, dtype=self.dtype)
         if not np.isfinite(X).all():
-            raise ValueError("X contains NaN or infinite values")
+            raise DataError("X contains NaN or infinite values")
         return X
+
+    def _rows(self, y: Any, n: int | None) -> np.ndarray:
+        y = np.asarray(y)
+        if n is not None and (y.ndim == 0 or y.shape[0] != n):
+            raise DataError(f"y must have {n} rows (one per sample in X), got shape {y.shape}")
+        if y.ndim == 2 and y.shape[1] == self.layers[-1]:
+            return y
+        if y.ndim != 1:
+            raise DataError(
+                f"y must be (N,) integer labels or (N, {self.layers[-1]}) targets, "
+                f"got shape {y.shape}"
+            )
+        if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
+            y = y.astype(np.int64)
+        if y.dtype.kind not in "iu":
+            raise DataError(f"1-D labels y must be integers, got dtype {y.dtype}")
+        K = self.layers[-1]
+        if y.size and (y.min() < 0 or y.max() >= K):
+            raise DataError(f"labels must lie in 0..{K - 1}, got values in {y.min()}..{y.max()}")
+        return y
+
+    def labels(self, y: Any, n: int | None = None) -> np.ndarray:
+        """``y`` as ``(N,)`` class labels: integer labels checked to lie in ``0..K-1``,
+        ``(N, K)`` targets by their largest entry; ``n``: the rows ``y`` must have."""
+        y = self._rows(y, n)
+        return y.argmax(axis=1) if y.ndim == 2 else y
 
     def targets(self, y: Any, n: int | None = None) -> np.ndarray:
         """``y`` as ``(N, K)`` targets of this dtype: int labels become one-hot rows."""
-        K = self.layers[-1]
-        y = np.asarray(y)
-        if n is not None and (y.ndim == 0 or y.shape[0] != n):
-            raise ValueError(f"y must have {n} rows (one per sample in X), got shape {y.shape}")
+        y = self._rows(y, n)
         if y.ndim == 1:
-            if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
-                y = y.astype(np.int64)
-            if y.dtype.kind not in "iu":
-                raise ValueError(f"1-D labels y must be integers, got dtype {y.dtype}")
-            if y.size and (y.min() < 0 or y.max() >= K):
-                raise ValueError(
-                    f"labels must lie in 0..{K - 1}, got values in {y.min()}..{y.max()}"
-                )
-            Y = np.zeros((y.shape[0], K), self.dtype)
+            Y = np.zeros((y.shape[0], self.layers[-1]), self.dtype)
             Y[np.arange(y.shape[0]), y] = 1
             return Y
-        if y.ndim == 2 and y.shape[1] == K:
-            Y = np.asarray(y, dtype=self.dtype)
-            if not np.isfinite(Y).all():
-                raise ValueError("y contains NaN or infinite values")
-            return Y
-        raise ValueError(f"y must be (N,) integer labels or (N, {K}) targets, got shape {y.shape}")
+        Y = np.asarray(y, dtype=self.dtype)
+        if not np.isfinite(Y).all():
+            raise DataError("y contains NaN or infinite values")
+        return Y
 
     # ------------------------------------------------------------------ forward / backward
     def _workspace(self, n: int) -> _Workspace:
@@ -310,7 +385,7 @@ class MLP:
                 # dropped out: the mask is in the path from a_{i} to the layer above
                 mask = ws.masks[i] if ws.inputs[i] is not ws.acts[i - 1] else None
                 # δ_{i} ⊙= f'(a_{i}) [⊙ mask], and ∂J/∂b_{i} = Σ_n δ_{i} in the same pass
-                kernels.backprop_hidden(
+                self.ops.backprop_hidden(
                     prev, ws.acts[i - 1], self._f, mask, self.db[i - 1], ws.deriv[i - 1]
                 )
                 delta = prev
@@ -325,20 +400,68 @@ class MLP:
         data = self._loss.total(ws.acts[top], ws.out, Y) / X.shape[0]
         return data + self._penalty()
 
+    # ------------------------------------------------------------------ a training step
+    def forward(self, X: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Every layer but the output non-linearity, keeping what :meth:`backward` needs.
+
+        Args:
+            X: ``(N, D_0)`` inputs already checked (see :meth:`check_X`).
+            rng: draws the dropout masks (training); None runs without dropout.
+
+        Returns:
+            ``z_L: (N, K)``, the top layer's pre-activations (a buffer the next call
+            of the same batch size reuses).
+        """
+        ws = self._workspace(X.shape[0])
+        self._tape = ws
+        return self._forward_to_top(X, ws, rng)
+
+    def backward(self, Y: np.ndarray) -> float:
+        """After :meth:`forward`: the outputs, the loss and its delta at the top, then
+        ``∂J/∂params`` into :attr:`grad`; returns the batch's cost ``J``.
+
+        ``Y: (N, K)`` targets of this network's dtype (see :meth:`targets`).
+        """
+        ws = self._tape
+        if ws is None or Y.shape != ws.out.shape:
+            raise ValueError(
+                f"backward needs the (N, {self.layers[-1]}) targets of the batch forward() saw"
+            )
+        n = ws.n
+        top = len(self.W) - 1
+        total = self._loss.output_total_delta(
+            ws.acts[top], Y, ws.out, ws.deltas[top], 1.0 / n, self.ops
+        )
+        self._backward(ws)
+        return total / n + self._penalty()
+
+    def train_step(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        labels: np.ndarray,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[float, int]:
+        """:meth:`forward` then :meth:`backward` on one checked batch, gradient left in
+        :attr:`grad` (the weights do not change: the optimizer steps them).
+
+        Args:
+            X: ``(N, D_0)`` inputs; ``Y: (N, K)`` targets; ``labels: (N,)`` their classes.
+            rng: draws the dropout masks; None runs without dropout.
+
+        Returns:
+            ``(J, wrong)``: the batch's cost, and how many of its samples the network
+            (before this step) gets wrong.
+        """
+        self.forward(X, rng)
+        J = self.backward(Y)
+        return J, int(np.count_nonzero(self._tape.out.argmax(axis=1) != labels))
+
     def _step_loss_and_grad(
         self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator | None = None
     ) -> float:
-        """Trusted fast path for training: validated ``X, Y``; gradient left in ``self.grad``.
-
-        ``rng`` draws dropout masks (training); None runs without dropout.
-        """
-        n = X.shape[0]
-        ws = self._workspace(n)
-        z = self._forward_to_top(X, ws, rng)
-        top = len(self.W) - 1
-        total = self._loss.output_total_delta(z, Y, ws.out, ws.deltas[top], 1.0 / n)
-        self._backward(ws)
-        return total / n + self._penalty()
+        self.forward(X, rng)
+        return self.backward(Y)
 
     def loss_and_grad(self, X: Any, y: Any) -> tuple[float, np.ndarray]:
         """Cost ``J`` (see the module docstring) and its gradient ``∂J/∂params``.
@@ -365,26 +488,37 @@ class MLP:
         return self._cost(X, Y, ws)
 
     def predict_proba(self, X: Any, batch_size: int = 2000) -> np.ndarray:
-        """Network outputs ``h: (N, K)`` (class probabilities for cross-entropy)."""
-        X = self.check_X(X)
-        return self._outputs(X, batch_size)
+        """Network outputs ``h: (N, K)``: see :attr:`output_kind` for what they are."""
+        return self._outputs(self.check_X(X), batch_size)
 
     def _outputs(self, X: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+        if not np.isfinite(self._params).all():
+            # all-NaN outputs would argmax to class 0: a prediction that means nothing
+            raise ValueError("the network's parameters contain NaN or infinite values")
         out = np.empty((X.shape[0], self.layers[-1]), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             chunk = X[start : start + batch_size]
             out[start : start + len(chunk)] = self._forward(chunk, self._workspace(len(chunk)))
         return out
 
+    @property
+    def output_kind(self) -> str:
+        """ "probabilities" (softmax or sigmoid outputs of a cross-entropy loss) or
+        "scores" (squared-error outputs: larger means more likely, nothing more)."""
+        return "scores" if self.loss == "squared_error" else "probabilities"
+
     def predict(self, X: Any, batch_size: int = 2000) -> np.ndarray:
         """Predicted class labels ``(N,)``: the argmax of the outputs."""
         return self.predict_proba(X, batch_size).argmax(axis=1)
 
     def error_rate(self, X: Any, y: Any) -> float:
-        """Fraction of samples whose predicted label differs from ``y`` (labels or targets)."""
-        y = np.asarray(y)
-        labels = y.argmax(axis=1) if y.ndim == 2 else y
-        return float(np.mean(self.predict(X) != labels))
+        """Fraction of the samples ``X: (N, D_0)`` whose predicted class differs from
+        ``y``: ``(N,)`` labels in ``0..K-1`` or ``(N, K)`` targets."""
+        X = self.check_X(X)
+        if not len(X):
+            raise DataError("the error rate of no samples is undefined: X has 0 rows")
+        labels = self.labels(y, len(X))
+        return float(np.mean(self._outputs(X).argmax(axis=1) != labels))
 
     # ------------------------------------------------------------------ training, files
     def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
@@ -394,8 +528,8 @@ class MLP:
         return fit(self, X, y, **kwargs)
 
     def save(self, path: str, training: dict[str, Any] | None = None) -> None:
-        """Write a safetensors model file (see :func:`deltanet.io.save`)."""
-        from deltanet.io import save
+        """Write a safetensors model file (see :func:`deltanet.modelfile.save`)."""
+        from deltanet.modelfile import save
 
         save(self, path, training)
 

@@ -5,6 +5,10 @@ it changes ``params`` in place and keeps its state (velocities, mean squares, ga
 arrays of the same shape and dtype, so a float32 network stays float32.  ``lr`` is an
 attribute that the trainer sets from a :class:`Schedule` each epoch.
 
+With ``average=decay`` an optimizer also keeps :attr:`Optimizer.averages`, an
+exponential moving average of the parameters (Polyak averaging), updated at the end of
+every step, as thinc's optimizers do: the one object that counts the steps owns it.
+
 ``state_dict()`` returns ``{"arrays": {name: ndarray}, "scalars": {name: number}}`` and
 ``load_state_dict`` takes it back: arrays go into a safetensors checkpoint as tensors,
 scalars into its JSON metadata.
@@ -13,38 +17,72 @@ scalars into its JSON metadata.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from deltanet import kernels
+from deltanet.constraints import FRACTION, POSITIVE, Flag, Integer, Options, Real
+from deltanet.errors import ConfigError
+from deltanet.ops import NumpyOps, get_ops
 
 Array = np.ndarray
 
 
+def _check(name: str, value: Any) -> Any:
+    return CONSTRAINTS[name].check(name, value)
+
+
 class Optimizer:
-    """Base class: hyper-parameters as attributes, state as named arrays."""
+    """Base class: hyper-parameters as attributes, state as named arrays.
+
+    Args:
+        lr: the learning rate.
+        average: keep :attr:`averages`, an exponential moving average of the parameters
+            with this decay per step (e.g. 0.999); None or 0: off.  The average starts
+            at the parameters before the first step, with decay ``min(average,
+            (1 + t) / (10 + t))`` at step ``t`` so early steps are not over-weighted.
+        ops: the backend (default: :func:`deltanet.ops.get_ops`).
+    """
 
     name = "optimizer"
-    _state_names: tuple[str, ...] = ()
+    CONFIG: tuple[str, ...] = ("lr",)  # the TrainConfig settings this optimizer takes
+    state_names: tuple[str, ...] = ()  # its state arrays, each shaped like the parameters
 
-    def __init__(self, lr: float):
-        _check_positive("lr", lr)
-        self.lr = float(lr)
+    def __init__(
+        self, lr: float, *, average: float | None = None, ops: NumpyOps | None = None
+    ) -> None:
+        self.lr = _check("lr", lr)
+        self.average = None if average is None else (_check("average", average) or None)
         self.t = 0  # steps taken
         self.state: dict[str, Array] = {}
+        self.averages: Array | None = None
+        self.ops = get_ops() if ops is None else ops
 
     def _init_state(self, params: Array) -> None:
-        for key in self._state_names:
+        for key in self.state_names:
             self.state[key] = np.zeros_like(params)
 
-    def step(self, params: Array, grad: Array) -> None:
-        """Update ``params`` in place from ``grad`` (same shape and dtype)."""
-        if not self.state and self._state_names:
+    def step(
+        self, params: Array, grad: Array, constrain: Callable[[Array], None] | None = None
+    ) -> None:
+        """Update ``params`` in place from ``grad`` (same shape and dtype).
+
+        ``constrain(params)``, if given, runs after the update and before the average
+        takes the new parameters in (a max-norm constraint, say).
+        """
+        if not self.state and self.state_names:
             self._init_state(params)
+        if self.average and self.averages is None:
+            self.averages = params.copy()  # the average starts at the initial parameters
         self.t += 1
         self._update(params, grad)
+        if constrain is not None:
+            constrain(params)
+        if self.averages is not None:
+            decay = min(self.average, (1 + self.t) / (10 + self.t))
+            self.ops.ema(self.averages, params, 1 - decay)  # avg ← decay·avg + (1 − decay)·w
 
     def _update(self, params: Array, grad: Array) -> None:
         raise NotImplementedError
@@ -53,44 +91,48 @@ class Optimizer:
         return {"lr": self.lr}
 
     def state_dict(self) -> dict[str, Any]:
+        """Copies of the state arrays (and of :attr:`averages`) and the scalars."""
+        arrays = {k: v.copy() for k, v in self.state.items()}
+        if self.averages is not None:
+            arrays["averages"] = self.averages.copy()
         return {
-            "arrays": {k: v.copy() for k, v in self.state.items()},
-            "scalars": {"name": self.name, "t": self.t, **self.hyperparameters()},
+            "arrays": arrays,
+            "scalars": {
+                "name": self.name,
+                "t": self.t,
+                "average": self.average,
+                **self.hyperparameters(),
+            },
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`state_dict` returned (a ``ValueError`` if it does not fit)."""
         scalars = state["scalars"]
         if scalars.get("name") != self.name:
             raise ValueError(f"optimizer state is for {scalars.get('name')!r}, not {self.name!r}")
-        missing = set(self._state_names) - set(state["arrays"]) if state["arrays"] else set()
+        arrays = {k: np.array(v, copy=True) for k, v in state["arrays"].items()}
+        averages = arrays.pop("averages", None)
+        missing = set(self.state_names) - set(arrays) if arrays else set()
         if missing:
             raise ValueError(f"optimizer state lacks {sorted(missing)}")
-        self.t = int(scalars["t"])
-        arrays = {k: np.array(v, copy=True) for k, v in state["arrays"].items()}
-        shapes = {(a.shape, a.dtype) for a in arrays.values()}
-        if len(shapes) > 1 or any(a.ndim != 1 for a in arrays.values()):
+        every = [*arrays.values(), *([] if averages is None else [averages])]
+        shapes = {(a.shape, a.dtype) for a in every}
+        if len(shapes) > 1 or any(a.ndim != 1 for a in every):
             raise ValueError("optimizer state arrays must be flat and alike in shape and dtype")
-        self.state = arrays
+        t, average = int(scalars["t"]), scalars.get("average")
+        if average and averages is None and t > 0:
+            raise ValueError("the optimizer state has no weight average to continue")
+        self.t, self.state, self.average, self.averages = t, arrays, average, averages
         for key, value in scalars.items():
-            if key not in ("name", "t") and hasattr(self, key):
+            if key not in ("name", "t", "average") and hasattr(self, key):
                 setattr(self, key, type(getattr(self, key))(value))
 
     def __repr__(self) -> str:
+        settings = {**self.hyperparameters(), **({"average": self.average} if self.average else {})}
         args = ", ".join(
-            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in self.hyperparameters().items()
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in settings.items()
         )
         return f"{type(self).__name__}({args})"
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-
-
-def _check_fraction(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and 0 <= value < 1):
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
 class SGD(Optimizer):
@@ -104,15 +146,23 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    CONFIG = ("lr", "momentum", "nesterov")
 
-    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False):
-        super().__init__(lr)
-        _check_fraction("momentum", momentum)
+    def __init__(
+        self,
+        lr: float = 0.1,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        *,
+        average: float | None = None,
+        ops: NumpyOps | None = None,
+    ):
+        super().__init__(lr, average=average, ops=ops)
+        self.momentum = _check("momentum", momentum)
+        self.nesterov = _check("nesterov", nesterov)
         if nesterov and momentum == 0:
-            raise ValueError("nesterov needs a momentum > 0")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
-        self._state_names = ("velocity",) if momentum else ()
+            raise ConfigError("nesterov needs a momentum > 0")
+        self.state_names = ("velocity",) if momentum else ()
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -121,7 +171,7 @@ class SGD(Optimizer):
         if not self.momentum:
             params -= self.lr * grad
             return
-        kernels.momentum(
+        self.ops.momentum(
             params, grad, self.state["velocity"], self.lr, self.momentum, self.nesterov
         )
 
@@ -136,14 +186,21 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
-    _state_names = ("mean_square",)
+    CONFIG = ("lr", "rho", "eps")
+    state_names = ("mean_square",)
 
-    def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8):
-        super().__init__(lr)
-        _check_fraction("rho", rho)
-        _check_positive("eps", eps)
-        self.rho = float(rho)
-        self.eps = float(eps)
+    def __init__(
+        self,
+        lr: float = 0.001,
+        rho: float = 0.9,
+        eps: float = 1e-8,
+        *,
+        average: float | None = None,
+        ops: NumpyOps | None = None,
+    ):
+        super().__init__(lr, average=average, ops=ops)
+        self.rho = _check("rho", rho)
+        self.eps = _check("eps", eps)
         self._scratch: Array | None = None
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -155,7 +212,7 @@ class RMSprop(Optimizer):
         return self._scratch
 
     def _update(self, params: Array, grad: Array) -> None:
-        kernels.rmsprop(
+        self.ops.rmsprop(
             params, grad, self.state["mean_square"], self.lr, self.rho, self.eps, self._buffer(grad)
         )
 
@@ -179,7 +236,8 @@ class RMSpropGains(RMSprop):
     """
 
     name = "rmsprop_gains"
-    _state_names = ("mean_square", "gain", "previous_grad")
+    CONFIG = (*RMSprop.CONFIG, "increment", "decrement")
+    state_names = ("mean_square", "gain", "previous_grad")
 
     def __init__(
         self,
@@ -190,16 +248,15 @@ class RMSpropGains(RMSprop):
         decrement: float = 0.5,
         gain_min: float = 0.1,
         gain_max: float = 10.0,
+        *,
+        average: float | None = None,
+        ops: NumpyOps | None = None,
     ):
-        super().__init__(lr, rho, eps)
-        if not increment >= 1:
-            raise ValueError(f"increment must be >= 1, got {increment}")
-        if not 0 < decrement <= 1:
-            raise ValueError(f"decrement must be in (0, 1], got {decrement}")
+        super().__init__(lr, rho, eps, average=average, ops=ops)
+        self.increment = _check("increment", increment)
+        self.decrement = _check("decrement", decrement)
         if not 0 < gain_min <= 1 <= gain_max:
-            raise ValueError(f"need 0 < gain_min <= 1 <= gain_max, got {gain_min}, {gain_max}")
-        self.increment = float(increment)
-        self.decrement = float(decrement)
+            raise ConfigError(f"need 0 < gain_min <= 1 <= gain_max, got {gain_min}, {gain_max}")
         self.gain_min = float(gain_min)
         self.gain_max = float(gain_max)
 
@@ -217,7 +274,7 @@ class RMSpropGains(RMSprop):
         self.state["gain"].fill(1)
 
     def _update(self, params: Array, grad: Array) -> None:
-        kernels.rmsprop_gains(
+        self.ops.rmsprop_gains(
             params,
             grad,
             self.state["mean_square"],
@@ -242,22 +299,28 @@ class Adam(Optimizer):
     """
 
     name = "adam"
-    _state_names = ("m", "v")
+    CONFIG = ("lr", "beta1", "beta2", "eps")
+    state_names = ("m", "v")
 
     def __init__(
-        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        *,
+        average: float | None = None,
+        ops: NumpyOps | None = None,
     ):
-        super().__init__(lr)
-        _check_fraction("beta1", beta1)
-        _check_fraction("beta2", beta2)
-        _check_positive("eps", eps)
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        super().__init__(lr, average=average, ops=ops)
+        self.beta1, self.beta2 = _check("beta1", beta1), _check("beta2", beta2)
+        self.eps = _check("eps", eps)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def _update(self, params: Array, grad: Array) -> None:
-        kernels.adam(
+        self.ops.adam(
             params,
             grad,
             self.state["m"],
@@ -275,15 +338,35 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
+SCHEDULES = ("constant", "step", "cosine")
+# The optimizer's settings in a run (deltanet.config.TrainConfig): the rules for each.
+CONSTRAINTS = {
+    "optimizer": Options(OPTIMIZERS, "optimizer"),
+    "lr": POSITIVE,
+    "momentum": FRACTION,
+    "nesterov": Flag(),
+    "rho": FRACTION,
+    "eps": POSITIVE,
+    "increment": Real(1, describe="a number >= 1"),
+    "decrement": Real(0, 1, low_open=True),
+    "beta1": FRACTION,
+    "beta2": FRACTION,
+    "average": FRACTION,  # a decay per step; 0 (or None) turns averaging off
+    "schedule": Options(SCHEDULES, "schedule"),
+    "warmup": Integer(0),
+}
+
+
 def make_optimizer(name: str, **kwargs: Any) -> Optimizer:
     """Build an optimizer by name ("sgd", "rmsprop", "rmsprop_gains", "adam")."""
-    try:
-        cls = OPTIMIZERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}"
-        ) from None
-    return cls(**kwargs)
+    return OPTIMIZERS[_check("optimizer", name)](**kwargs)
+
+
+def from_config(config: Any) -> Optimizer:
+    """The optimizer a :class:`~deltanet.config.TrainConfig` describes: its ``optimizer``
+    with the settings that one takes, averaging with ``average`` (0: off)."""
+    cls = OPTIMIZERS[config.optimizer]
+    return cls(**{k: getattr(config, k) for k in cls.CONFIG}, average=config.average or None)
 
 
 # ---------------------------------------------------------------------- schedules
@@ -308,16 +391,15 @@ class Schedule:
     warmup: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in SCHEDULES:
-            raise ValueError(
-                f"unknown schedule {self.kind!r}; choose one of: {', '.join(SCHEDULES)}"
-            )
-        if self.step_size < 1:
-            raise ValueError(f"step_size must be at least 1, got {self.step_size}")
-        if not self.gamma > 0:
-            raise ValueError(f"gamma must be positive, got {self.gamma}")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be 0 or more, got {self.warmup}")
+        _check("schedule", self.kind)
+        _check("warmup", self.warmup)
+        Integer(1).check("step_size", self.step_size)
+        POSITIVE.check("gamma", self.gamma)
+
+    @classmethod
+    def from_config(cls, config: Any) -> Schedule:
+        """The schedule of a :class:`~deltanet.config.TrainConfig`."""
+        return cls(config.schedule, warmup=config.warmup)
 
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         if self.kind == "constant":
@@ -329,6 +411,3 @@ class Schedule:
         if epoch < self.warmup:
             lr *= (epoch + 1) / (self.warmup + 1)
         return lr
-
-
-SCHEDULES = ("constant", "step", "cosine")

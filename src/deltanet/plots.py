@@ -13,6 +13,7 @@ Every function returns a ``matplotlib.figure.Figure``, so a notebook shows it an
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
@@ -23,25 +24,41 @@ import matplotlib
 matplotlib.use("Agg")  # never needs a display; set before pyplot is imported
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from deltanet.errors import ConfigError
+from deltanet.files import atomic_write_bytes
+
 if TYPE_CHECKING:
     from deltanet.gradcheck import GradCheckReport
-    from deltanet.training import History
+    from deltanet.history import History
 
 COLORS = {"train": "#1f77b4", "val": "#d62728", "test": "#2ca02c", "loss": "#444444"}
 
 
+FORMATS = ("png", "svg", "pdf")
+
+
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 120) -> bytes:
+    """``fig`` as a PNG, SVG or PDF file's bytes; the figure is closed."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, dpi=dpi, format=fmt, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
-    """Write ``fig`` as PNG or SVG (by the file's suffix) and close it."""
+    """Write ``fig`` (atomically) as PNG, SVG or PDF, by the file's suffix, and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    if fmt not in ("png", "svg", "pdf"):
-        raise ValueError(f"{path}: pictures are written as .png, .svg or .pdf")
-    fig.savefig(path, dpi=dpi, format=fmt, bbox_inches="tight")
-    plt.close(fig)
+    if fmt not in FORMATS:
+        plt.close(fig)
+        raise ConfigError(f"{path}: pictures are written as .png, .svg or .pdf")
+    atomic_write_bytes(path, figure_bytes(fig, fmt, dpi))
     return path
 
 
@@ -59,37 +76,33 @@ def learning_curves(history: History, title: str = "Learning curves") -> Figure:
     ax_loss.set_yscale("log")
     ax_loss.set_title("Training loss")
     ax_loss.grid(True, which="both", alpha=0.3)
-    for key, label in (
-        ("train_error", "train (running, during the epoch)"),
-        ("val_error", "validation"),
-        ("test_error", "test (monitoring only)"),
-    ):
-        values = _column(history, key)
-        if np.isfinite(values).any():
-            ax_err.plot(
-                epochs, 100 * values, marker=".", label=label, color=COLORS[key.split("_")[0]]
-            )
+    series = {
+        label: (100 * _column(history, key), COLORS[key.split("_")[0]])
+        for key, label in (
+            ("train_error", "train (running, during the epoch)"),
+            ("val_error", "validation"),
+            ("test_error", "test (monitoring only)"),
+        )
+        if np.isfinite(_column(history, key)).any()
+    }
+    floor = _error_axis(ax_err, [values for values, _ in series.values()])
+    for label, (values, color) in series.items():
+        shown = values if floor is None else np.where(values > 0, values, floor)
+        ax_err.plot(epochs, shown, marker=".", label=label, color=color)
     best = history.best_epoch
-    val = _column(history, "val_error")
-    if best is not None and np.isfinite(val).any():
-        v = 100 * val[best - 1]
+    if best is not None and "validation" in series:
+        v = series["validation"][0][best - 1]
         ax_err.axvline(best, color=COLORS["val"], ls=":", lw=1)
         ax_err.plot(
             [best],
-            [v],
+            [v if floor is None else max(v, floor)],
             marker="*",
             ms=14,
             color=COLORS["val"],
             ls="none",
             label=f"best validation: {v:.2f}% at epoch {best}",
         )
-    ax_err.set_yscale("log")
-    ax_err.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}%"))
-    ax_err.yaxis.set_minor_formatter(
-        matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}%" if f"{y:.0e}"[0] in "25" else "")
-    )
     ax_err.set_xlabel("epoch")
-    ax_err.set_ylabel("error (log scale)")
     ax_err.set_title("Classification error")
     ax_err.grid(True, which="both", alpha=0.3)
     ax_err.legend(fontsize=9)
@@ -97,6 +110,31 @@ def learning_curves(history: History, title: str = "Learning curves") -> Figure:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.suptitle(title)
     return fig
+
+
+def _error_axis(ax: Axes, series: list[np.ndarray]) -> float | None:
+    """Scale and label the error axis (values in percent) so it can be read.
+
+    Errors spanning less than a factor of 10 get a linear axis; wider ranges a log axis
+    with every 1-2-5 step labelled.  On a log axis an error of exactly 0% cannot be
+    drawn, so it is drawn at a floor below the smallest error, as the label says;
+    the floor is returned (None on a linear axis).
+    """
+    every = np.concatenate(series) if series else np.array([1.0])
+    positive = every[np.isfinite(every) & (every > 0)]
+    percent = matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}%")
+    if not positive.size or positive.max() < 10 * positive.min():
+        ax.set_ylabel("error")
+        ax.yaxis.set_major_formatter(percent)
+        return None
+    floor = positive.min() / 2
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(percent)
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    zeros = bool((every[np.isfinite(every)] <= 0).any())
+    ax.set_ylabel("error (log scale" + (f"; 0% drawn at {floor:.2g}%)" if zeros else ")"))
+    return floor
 
 
 def confusion(cm: np.ndarray, title: str = "Confusion matrix (test set)") -> Figure:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,101 +16,78 @@ import numpy as np
 
 from deltanet import plots
 from deltanet.datasets import MNIST, load_mnist
-from deltanet.io import atomic_write_text, load
-from deltanet.metrics import confusion_matrix, per_class_accuracy
+from deltanet.gradcheck import GradCheckReport
+from deltanet.metrics import PER_CLASS_HEAD, confusion_matrix, per_class_rows, percent
+from deltanet.modelfile import load
 from deltanet.network import MLP
-from deltanet.training import History
+from deltanet.rundir import RunDir
 
-PICTURES = {
-    "learning_curves.png": "Learning curves",
-    "confusion.png": "Confusion matrix",
-    "weights.png": "First-layer weights",
-    "mistakes.png": "Most confident mistakes",
-    "gradcheck.png": "Gradient check of the trained network",
-}
-
-
-def _history(run_dir: Path, metrics: dict[str, Any]) -> History | None:
-    path = run_dir / "history.csv"
-    if not path.is_file():
-        return None
-    return History.from_csv(path.read_text(), metrics.get("best_epoch"))
+TITLES = dict(
+    zip(
+        RunDir.PICTURES,
+        (
+            "Learning curves",
+            "Confusion matrix",
+            "First-layer weights",
+            "Most confident mistakes",
+            "Gradient check of the trained network",
+        ),
+        strict=True,
+    )
+)
 
 
 def draw_run(
-    run_dir: str | os.PathLike[str],
-    net: MLP | None = None,
-    data: MNIST | None = None,
-    data_dir: str | None = None,
+    run: RunDir, net: MLP | None = None, data: MNIST | None = None, data_dir: str | None = None
 ) -> list[Path]:
-    """Draw every picture of the run in ``run_dir`` and write ``report.html``; return the paths."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ValueError(f"{run_dir}: not a run directory")
+    """Draw every picture of ``run`` (opened, so locked) and write ``report.html``; return
+    the paths.  ``net`` and ``data`` default to the run's model and data."""
     if net is None:
-        net = load(run_dir / "model.safetensors")
-    metrics = _read_json(run_dir / "metrics.json")
-    config = _read_json(run_dir / "config.json")
+        net = load(run.model_path)
+    config = run.config()
     if data is None:
-        data = load_mnist(
-            data_dir if data_dir is not None else config.get("train", {}).get("data_dir")
-        )
-    written: list[Path] = []
-    history = _history(run_dir, metrics)
-    if history is not None and len(history):
-        written.append(
-            plots.save_figure(plots.learning_curves(history), run_dir / "learning_curves.png")
-        )
-    proba = net.predict_proba(data.X_test)
-    k = net.layers[-1]
-    cm = confusion_matrix(data.y_test, proba.argmax(axis=1), k)
-    written.append(plots.save_figure(plots.confusion(cm), run_dir / "confusion.png"))
-    side = math.isqrt(net.layers[0])
-    if side * side == net.layers[0]:
-        written.append(
-            plots.save_figure(plots.first_layer(net.W[0], side=side), run_dir / "weights.png")
-        )
-        written.append(
-            plots.save_figure(
-                plots.mistakes(data.X_test, data.y_test, proba, side=side), run_dir / "mistakes.png"
-            )
-        )
-    rng = np.random.default_rng(0)
-    pick = rng.choice(len(data.X_train), size=20, replace=False)
-    report = net.gradcheck(data.X_train[pick], data.y_train[pick], max_coords=200)
-    written.append(
-        plots.save_figure(
-            plots.gradcheck(report, "Gradient check of the trained network (20 training images)"),
-            run_dir / "gradcheck.png",
-        )
-    )
-    html_path = run_dir / "report.html"
-    atomic_write_text(html_path, render_html(run_dir, net, config, metrics, cm, written, report))
-    written.append(html_path)
+        data = load_mnist(data_dir if data_dir is not None else config.data)
+    pictures = _pictures(run, net, data)
+    cm = pictures.pop("cm")
+    report = pictures.pop("report")
+    written = [run.write(name, picture) for name, picture in pictures.items()]
+    page = render_html(run.path, net, run.info(), run.metrics(), cm, pictures, report)
+    written.append(run.write(RunDir.REPORT, page.encode()))
     return written
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+def _pictures(run: RunDir, net: MLP, data: MNIST) -> dict[str, Any]:
+    """Each picture's PNG bytes by file name; also the confusion matrix ("cm") and the
+    gradient check ("report") they show."""
+    out: dict[str, Any] = {}
+    history = run.history()
+    if history is not None and len(history):
+        out["learning_curves.png"] = plots.figure_bytes(plots.learning_curves(history))
+    proba = net.predict_proba(data.X_test)
+    cm = confusion_matrix(data.y_test, proba.argmax(axis=1), net.layers[-1])
+    out["confusion.png"] = plots.figure_bytes(plots.confusion(cm))
+    side = math.isqrt(net.layers[0])
+    if side * side == net.layers[0]:
+        out["weights.png"] = plots.figure_bytes(plots.first_layer(net.W[0], side=side))
+        out["mistakes.png"] = plots.figure_bytes(
+            plots.mistakes(data.X_test, data.y_test, proba, side=side)
+        )
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(data.X_train), size=min(20, len(data.X_train)), replace=False)
+    report = net.gradcheck(data.X_train[pick], data.y_train[pick], max_coords=200)
+    title = f"Gradient check of the trained network ({len(pick)} training images)"
+    out["gradcheck.png"] = plots.figure_bytes(plots.gradcheck(report, title))
+    return {**out, "cm": cm, "report": report}
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(PICTURES.get(path.name, path.name))}" src="data:image/png;base64,{data}">'
+def _img(name: str, png: bytes) -> str:
+    data = base64.b64encode(png).decode()
+    return f'<img alt="{html.escape(TITLES.get(name, name))}" src="data:image/png;base64,{data}">'
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
-
-
-def _pct(x: Any) -> str:
-    return "–" if x is None else f"{100 * float(x):.2f}%"
 
 
 CSS = """
@@ -130,22 +105,23 @@ img { max-width: 100%; height: auto; display: block; margin: 0.6em 0; }
 def render_html(
     run_dir: Path,
     net: MLP,
-    config: dict[str, Any],
+    info: dict[str, Any],
     metrics: dict[str, Any],
     cm: np.ndarray,
-    images: list[Path],
-    report: Any,
+    pictures: dict[str, bytes],
+    report: GradCheckReport,
 ) -> str:
-    train = config.get("train", {})
-    config_rows = [("network", repr(net)), ("optimizer", str(config.get("optimizer", "–")))]
+    """The report page: ``info`` is config.json, ``pictures`` PNG bytes by file name."""
+    train = info.get("train", {})
+    config_rows = [("network", repr(net)), ("optimizer", str(info.get("optimizer", "–")))]
     config_rows += [(k, str(v)) for k, v in train.items() if k not in ("layers",)]
-    data = config.get("data", {})
+    data = info.get("data", {})
     if data:
         config_rows.append(("data", ", ".join(f"{k}: {v}" for k, v in data.items())))
     metric_rows = [
-        ("train error", _pct(metrics.get("train_error"))),
-        ("validation error", _pct(metrics.get("val_error"))),
-        ("test error", _pct(metrics.get("test_error"))),
+        ("train error", percent(metrics.get("train_error"))),
+        ("validation error", percent(metrics.get("val_error"))),
+        ("test error", percent(metrics.get("test_error"))),
         ("epochs", str(metrics.get("epochs", "–"))),
         ("best validation epoch", str(metrics.get("best_epoch") or "–")),
         (
@@ -153,16 +129,14 @@ def render_html(
             f"{metrics['seconds_per_epoch']:.2f}" if metrics.get("seconds_per_epoch") else "–",
         ),
     ]
-    acc = per_class_accuracy(cm)
+    head = "".join(f"<th class=num>{h}</th>" for h in PER_CLASS_HEAD)
     per_class = "".join(
-        f"<tr><td class=num>{k}</td><td class=num>{cm[k].sum():,}</td>"
-        f"<td class=num>{cm[k, k]:,}</td><td class=num>{_pct(acc[k]) if np.isfinite(acc[k]) else '–'}</td></tr>"
-        for k in range(len(cm))
+        "<tr>" + "".join(f"<td class=num>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in per_class_rows(cm)
     )
     sections = "".join(
-        f"<h2>{html.escape(PICTURES.get(p.name, p.name))}</h2>{_img(p)}"
-        for p in images
-        if p.suffix == ".png"
+        f"<h2>{html.escape(TITLES.get(name, name))}</h2>{_img(name, png)}"
+        for name, png in pictures.items()
     )
     gc = html.escape(str(report))
     return f"""<!DOCTYPE html>
@@ -173,8 +147,7 @@ def render_html(
 <h2>Final metrics</h2>{_table(metric_rows).replace("<table>", '<table class="metrics">')}
 <h2>Configuration</h2>{_table(config_rows)}
 <h2>Per-class accuracy (test set)</h2>
-<table><tr><th class=num>class</th><th class=num>images</th><th class=num>correct</th>
-<th class=num>accuracy</th></tr>{per_class}</table>
+<table><tr>{head}</tr>{per_class}</table>
 {sections}
 <h2>Gradient check, as text</h2><pre>{gc}</pre>
 </body></html>

@@ -27,7 +27,9 @@ import numpy as np
 from scipy.special import expit
 
 from deltanet.datasets import MNIST
+from deltanet.errors import ConfigError
 from deltanet.losses import SquaredError
+from deltanet.metrics import percent
 from deltanet.network import MLP, _Workspace
 from deltanet.optimizers import RMSprop, RMSpropGains
 from deltanet.training import fit
@@ -56,7 +58,7 @@ class HandWrittenBugs(MLP):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if not isinstance(self._loss, SquaredError):
-            raise ValueError("the hand-written network used squared error")
+            raise ConfigError("the hand-written network used squared error")
         self._loss = _SquaredErrorMissingOutputDerivative(
             self._loss.name, self._loss.output_name, self._loss.activation
         )
@@ -152,10 +154,6 @@ def run(
     return results
 
 
-def _pct(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.2f}%"
-
-
 def format_table(results: list[Result], markdown: bool = False) -> str:
     head = (
         "run",
@@ -180,10 +178,10 @@ def format_table(results: list[Result], markdown: bool = False) -> str:
                 loss,
                 opt,
                 f"{c.l2:g}",
-                _pct(r.train_error),
-                _pct(r.test_error),
-                _pct(orig[0]),
-                _pct(orig[1]),
+                percent(r.train_error, missing=""),
+                percent(r.test_error, missing=""),
+                percent(orig[0], missing=""),
+                percent(orig[1], missing=""),
                 f"{r.seconds:.0f}",
             )
         )

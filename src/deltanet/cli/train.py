@@ -1,0 +1,275 @@
+"""``deltanet train``: a run from flags (over a preset), into a run directory; or resume one."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from deltanet.cli import _args
+from deltanet.config import TrainConfig
+from deltanet.datasets import load_mnist
+from deltanet.errors import ConfigError
+from deltanet.metrics import percent
+
+# what `train --resume` may be told: more epochs, and where the data is now (and, not
+# being settings, --threads, --quiet and --plots)
+RESUME_MAY_CHANGE = ("epochs", "data")
+
+DESCRIPTION = """\
+Train a fully connected network on MNIST and save it.
+
+With no flags: 784-300-10, sigmoid hidden units, softmax cross-entropy, RMSprop at
+lr 0.001, mini-batches of 100, 30 epochs, the last 10,000 training images held out
+for validation, and the weights averaged over the last steps (--average 0.999).
+The run directory (--out, default runs/<date-time>; runs/latest points at the newest)
+receives config.json, checkpoint.safetensors (written every epoch), history.csv,
+model.safetensors and metrics.json. A new run never goes into a directory that holds
+one: --resume continues it, --overwrite replaces it.
+
+examples:
+  deltanet train
+  deltanet train --val-size 0                       # all 60,000 images
+  deltanet train --loss squared_error --l2 2e-6 --optimizer rmsprop_gains
+  deltanet train --resume runs/latest               # continue a stopped run
+  deltanet train --resume runs/latest --epochs 60   # ... or extend a finished one
+  deltanet train --preset best   # the best MLP found: under 1% test error"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = _args.add_command(
+        sub,
+        "train",
+        help="train a network on MNIST (default: 784-300-10 sigmoid, softmax, RMSprop)",
+        description=DESCRIPTION,
+    )
+    _args.add_network_args(p)
+    _args.add_optimizer_args(p)
+    g = _args.add_training_args(p)
+    _args.add_threads(g)
+    g.add_argument("--quiet", action="store_true", help="no progress bar, one line per epoch")
+    g = p.add_argument_group("files")
+    g.add_argument(
+        "--out", default=None, metavar="DIR", help="run directory (default: runs/<date-time>)"
+    )
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run --out holds instead of refusing to touch it",
+    )
+    g.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue the run in DIR from its checkpoint, with its own settings; "
+        "--epochs N extends it to N epochs (a cosine or step schedule stretches to the new "
+        "length)",
+    )
+    _args.add_data_dir(g, argparse.SUPPRESS)
+    g.add_argument(
+        "--plots",
+        action="store_true",
+        help="draw learning curves and other pictures into the run directory",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return _resume(args) if args.resume else _new(args)
+
+
+# ---------------------------------------------------------------------- a new run
+
+
+def _new(args: argparse.Namespace) -> int:
+    from deltanet import presets
+    from deltanet.rundir import RunDir
+
+    base = presets.get(args.preset) if args.preset else TrainConfig()
+    config = base.replace(**_args.settings_given(args))
+    RunDir.refuse_taken(args.out, args.overwrite)  # early, and writing nothing
+    job = _Job(config, args)  # every check of the data against the run
+    with RunDir.create(args.out, config, job.info(), overwrite=args.overwrite) as rd:
+        print(job.header(rd.path))
+        return job.train(rd)
+
+
+# ---------------------------------------------------------------------- resuming
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from deltanet.rundir import RunDir
+
+    for name in ("out", "overwrite"):
+        if getattr(args, name):
+            raise ConfigError(f"--resume DIR names the run directory; --{name} cannot be given")
+    with RunDir.open(args.resume) as rd:
+        saved = rd.config()
+        config = _resumed_config(saved, args, str(rd.path))
+        progress = rd.progress()
+        if progress is None:
+            raise ConfigError(
+                f"{rd.path}: no {rd.CHECKPOINT} to resume from (the run ended before its "
+                f"first epoch did: start it again with --out {rd.path} --overwrite)"
+            )
+        done = len(progress)
+        if config.epochs < done:
+            raise ConfigError(
+                f"{rd.path} has already trained {done} epochs, more than {config.epochs}"
+            )
+        if progress.outcome is not None and config.epochs not in (saved.epochs, done):
+            raise ConfigError(
+                f"{rd.path} stopped after {done} epochs and cannot be extended: "
+                f"{progress.stop_reason}"
+            )
+        if (done == config.epochs or progress.outcome is not None) and rd.has_results():
+            ended = f"stopped after {done} epochs" if progress.outcome else f"trained {done} epochs"
+            print(
+                f"{rd.path} has {ended} of {config.epochs}: nothing left to do "
+                "(--epochs N extends a run that finished)"
+            )
+            return 0
+        job = _Job(config, args)
+        job.trainer.resume(rd)
+        if config != saved:
+            rd.write_config(config, {**rd.info(), **job.info()})
+        print(f"resuming {rd.path} from its checkpoint (epoch {done} of {config.epochs})")
+        print(job.header(rd.path))
+        return job.train(rd)
+
+
+def _resumed_config(saved: TrainConfig, args: argparse.Namespace, where: str) -> TrainConfig:
+    """The run's own config, with only what may change on resume changed; a flag asking
+    for anything else is refused (repeating a setting the run has is accepted)."""
+    from deltanet import presets
+
+    given = _args.settings_given(args)
+    requested = (presets.get(args.preset) if args.preset else saved).replace(**given)
+    changed = [name for name in saved.diff(requested) if name not in RESUME_MAY_CHANGE]
+    if changed:
+        flags = sorted({_args.flag(n) if n in given else "--preset" for n in changed})
+        raise ConfigError(
+            f"--resume continues {where} with its own settings; {', '.join(flags)} cannot "
+            "change (only --epochs, to extend the run, --threads and --data-dir can)"
+        )
+    return saved.replace(**{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE})
+
+
+# ---------------------------------------------------------------------- training
+
+
+class _Job:
+    """A run's data, network and trainer, every check done: nothing is written yet."""
+
+    def __init__(self, config: TrainConfig, args: argparse.Namespace):
+        from deltanet.training import Trainer
+
+        self.config, self.args = config, args
+        self.data = load_mnist(config.data)
+        _args.check_fits(
+            config.layers, self.data, f"--layers {','.join(map(str, config.layers))}", exact=True
+        )
+        self.net = config.make_network()
+        log = (lambda line: print(line, flush=True)) if args.quiet else None
+        self.trainer = Trainer.from_config(
+            self.net,
+            self.data.X_train,
+            self.data.y_train,
+            config,
+            progress=not args.quiet,
+            log=log,
+        )
+
+    def info(self) -> dict[str, Any]:
+        """What config.json records beside the config."""
+        from deltanet import __version__
+
+        t = self.trainer
+        return {
+            "deltanet": __version__,
+            "optimizer": repr(t.opt),
+            "preset": self.args.preset,
+            "data": {
+                "train": len(t.X),
+                "validation": 0 if t.X_val is None else len(t.X_val),
+                "test": len(self.data.X_test),
+                "source": self.config.data or "embedded MNIST",
+            },
+            "machine": {
+                "python": platform.python_version(),
+                "cpu": platform.processor() or platform.machine(),
+                "threads": self.args.threads,
+            },
+        }
+
+    def header(self, where: Any) -> str:
+        t, c = self.trainer, self.config
+        n_val = 0 if t.X_val is None else len(t.X_val)
+        return (
+            f"{self.net}\n{t.opt}, batch {c.batch_size}, {_args.plural(c.epochs, 'epoch')}, "
+            f"{len(t.X):,} training / {n_val:,} validation images -> {where}"
+        )
+
+    def train(self, rd: Any) -> int:
+        """Train into the run directory ``rd``; the exit status (1: diverged)."""
+        from deltanet.history import Outcome
+        from deltanet.limits import blas_threads
+        from deltanet.training import TrainingDiverged
+
+        t0 = time.perf_counter()
+        with blas_threads(self.args.threads), warnings.catch_warnings():
+            # the reason a run diverged is printed below, as every stop reason is
+            warnings.simplefilter("ignore", TrainingDiverged)
+            history = self.trainer.run(checkpoint=rd)
+            metrics = self.metrics(history, time.perf_counter() - t0)
+        rd.save_results(self.net, history, metrics, self.config.to_dict())
+        if history.stop_reason:
+            print(history.stop_reason)
+        print(final_table(metrics, rd.path))
+        if self.args.plots:
+            from deltanet.report import draw_run
+
+            for path in draw_run(rd, net=self.net, data=self.data):
+                print(f"wrote {path}")
+        return 1 if history.outcome is Outcome.DIVERGED else 0
+
+    def metrics(self, history: Any, seconds: float) -> dict[str, Any]:
+        """The final errors, with the weights kept (the best or averaged ones)."""
+        net, t = self.net, self.trainer
+        return {
+            "train_error": net.error_rate(t.X, t.labels),
+            "val_error": None if t.X_val is None else net.error_rate(t.X_val, t.labels_val),
+            "test_error": net.error_rate(self.data.X_test, self.data.y_test),
+            "epochs": len(history),
+            "best_epoch": history.best_epoch,
+            "seconds_per_epoch": float(np.median(history["seconds"])) if len(history) else None,
+            "seconds": seconds,
+            "stop_reason": history.stop_reason,
+            "outcome": history.outcome.value,
+        }
+
+
+def final_table(metrics: dict[str, Any], run_dir: Any) -> str:
+    rows = [
+        ("train", metrics["train_error"]),
+        ("validation", metrics["val_error"]),
+        ("test", metrics["test_error"]),
+    ]
+    lines = ["", "  split       error", "  ----------  ------"]
+    for name, err in rows:
+        lines.append(f"  {name:<10}  {percent(err, missing='-'):>6}")
+    spe = metrics["seconds_per_epoch"]
+    spe_text = "–" if spe is None else f"{spe:.2f}"
+    lines += [
+        "  (errors of the weights kept, measured at the end; each epoch line's train",
+        "  error is the running one, while the weights still changed during that epoch)",
+        "",
+        f"  {_args.plural(metrics['epochs'], 'epoch')}, {spe_text} s per epoch (median), "
+        f"{metrics['seconds']:.1f} s in all",
+        f"  model, history, metrics: {run_dir}/",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""Helpers for the tests that run the ``deltanet`` command."""
+
+import struct
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+
+def run_cli(*args, cwd=None, env=None, timeout=600):
+    """The real ``deltanet`` command in a subprocess (``subprocess.CompletedProcess``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "deltanet.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def one_line_error(result, message):
+    """A user's mistake: exit 2, one line on stderr containing ``message``, no traceback."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def write_idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def tiny_dataset(folder, side=28, n=60, max_label=9):
+    """Four IDX files of random pictures: MNIST's layout at a fraction of its size; every
+    label 0..max_label occurs in the training set."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = np.arange(n) % (max_label + 1)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (n, side, side)))
+    write_idx(folder / "train-labels-idx1-ubyte", labels)
+    write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 256, (20, side, side)))
+    write_idx(folder / "t10k-labels-idx1-ubyte", labels[:20])
+    return folder
+
+
+def pixels(path):
+    """A picture as grey levels, and its size."""
+    with Image.open(path) as img:
+        return np.asarray(img.convert("L"), dtype=float), img.size
+
+
+def assert_picture(path, min_size=(300, 200)):
+    """``path`` is a picture at least ``min_size`` and not blank."""
+    arr, (w, h) = pixels(path)
+    assert w >= min_size[0] and h >= min_size[1], (path, w, h)
+    assert arr.std() > 5, f"{path} looks blank"
+
+
+def refused(capsys, argv, message):
+    """``deltanet ARGV`` run in this process is a user's mistake: exit 2, one line on
+    stderr containing ``message`` (a bug would raise here instead)."""
+    from deltanet.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse's own refusals
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def training_metadata(path):
+    """The ``training`` metadata of a model file (the settings and metrics it records)."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(path, "numpy") as f:
+        return json.loads(f.metadata().get("training", "{}"))

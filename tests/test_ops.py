@@ -1,0 +1,237 @@
+"""Every operation of every backend against the formula it implements, and the numba
+backend's routing: compiled when the arrays allow it, the reference otherwise."""
+
+import numpy as np
+import pytest
+
+from deltanet import ops as ops_module
+from deltanet.activations import ACTIVATIONS, get_activation
+from deltanet.losses import get_loss
+from deltanet.ops import NumbaOps, NumpyOps, get_ops
+
+# float32 results of the compiled updates (fastmath) match to rounding, not bit for bit
+TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
+
+
+def arrays(rng, dtype, k, n=1001):
+    return [rng.normal(size=n).astype(dtype) for _ in range(k)]
+
+
+def close(got, expected, dtype):
+    rel = TOLERANCE[dtype]
+    np.testing.assert_allclose(got, expected, rtol=rel, atol=rel * float(np.abs(expected).max()))
+
+
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rmsprop(ops, dtype, rng):
+    w, g, ms = arrays(rng, dtype, 3)
+    ms = np.abs(ms)
+    lr, rho, eps = 0.01, 0.9, 1e-8
+    w64, g64, ms64 = (a.astype(np.float64) for a in (w, g, ms))
+    ms_new = rho * ms64 + (1 - rho) * g64**2
+    w_new = w64 - lr * g64 / (np.sqrt(ms_new) + eps)
+    ops.rmsprop(w, g, ms, lr, rho, eps, np.empty_like(w))
+    close(ms, ms_new, dtype)
+    close(w, w_new, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rmsprop_gains(ops, dtype, rng):
+    w, g, ms, prev = arrays(rng, dtype, 4)
+    ms = np.abs(ms)
+    gain = rng.uniform(0.05, 12, size=w.size).astype(dtype)
+    prev[::7] = 0  # "no information" entries
+    w64, g64, ms64, gain64, prev64 = (a.astype(np.float64) for a in (w, g, ms, gain, prev))
+    s = g64 * prev64
+    gain_new = np.clip(gain64 * np.where(s > 0, 1.3, np.where(s < 0, 0.5, 1.0)), 0.1, 10.0)
+    ms_new = 0.9 * ms64 + 0.1 * g64**2
+    w_new = w64 - 0.01 * gain_new * g64 / (np.sqrt(ms_new) + 1e-8)
+    ops.rmsprop_gains(w, g, ms, gain, prev, 0.01, 0.9, 1e-8, 1.3, 0.5, 0.1, 10.0, np.empty_like(w))
+    close(gain, gain_new, dtype)
+    close(w, w_new, dtype)
+    np.testing.assert_array_equal(prev, g)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam(ops, dtype, rng):
+    w, g, m, v = arrays(rng, dtype, 4)
+    v = np.abs(v)
+    t, lr, b1, b2, eps = 3, 0.001, 0.9, 0.999, 1e-8
+    w64, g64, m64, v64 = (a.astype(np.float64) for a in (w, g, m, v))
+    m_new, v_new = b1 * m64 + (1 - b1) * g64, b2 * v64 + (1 - b2) * g64**2
+    w_new = w64 - lr * (m_new / (1 - b1**t)) / (np.sqrt(v_new / (1 - b2**t)) + eps)
+    ops.adam(w, g, m, v, lr, b1, b2, eps, t)
+    close(m, m_new, dtype)
+    close(w, w_new, dtype)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum(ops, nesterov, rng):
+    w, g, v = arrays(rng, np.float64, 3)
+    v_new = 0.9 * v + g
+    w_new = w - 0.1 * ((g + 0.9 * v_new) if nesterov else v_new)
+    ops.momentum(w, g, v, 0.1, 0.9, nesterov)
+    close(v, v_new, np.float64)
+    close(w, w_new, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_ema(ops, dtype, rng):
+    avg, w = arrays(rng, dtype, 2)
+    expected = avg.astype(np.float64) + 0.01 * (w.astype(np.float64) - avg)
+    ops.ema(avg, w, 0.01)
+    close(avg, expected, dtype)
+
+
+def test_updates_refuse_arrays_of_different_shapes(ops):
+    w, g = np.zeros(5), np.zeros(4)
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.ema(w, g, 0.1)
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.rmsprop(w, w.copy(), g, 0.1, 0.9, 1e-8, w.copy())
+
+
+# ---------------------------------------------------------------------- layer operations
+
+
+@pytest.mark.parametrize(("dtype", "rel"), [(np.float32, 1e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("targets", ["one-hot", "soft", "unnormalised"])
+def test_softmax_cross_entropy(ops, dtype, rel, targets):
+    rng = np.random.default_rng(4)
+    z = (rng.normal(size=(37, 10)) * 8).astype(dtype)
+    z[0] = 1000  # a row that would overflow a naive exp
+    z[1, 3] = -1000
+    if targets == "one-hot":
+        y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 37)]
+    else:
+        y = rng.random((37, 10)).astype(dtype)
+        if targets == "soft":
+            y /= y.sum(axis=1, keepdims=True)
+    z64, y64 = z.astype(np.float64), y.astype(np.float64)
+    lse = z64.max(axis=1) + np.log(np.exp(z64 - z64.max(axis=1, keepdims=True)).sum(axis=1))
+    h = np.exp(z64 - lse[:, None])
+    h_out, delta = np.empty_like(z), np.empty_like(z)
+    total = ops.softmax_cross_entropy(z, y, h_out, delta, 1 / 37)
+    assert total == pytest.approx(float((y64 * (lse[:, None] - z64)).sum()), rel=rel)
+    np.testing.assert_allclose(h_out, h, rtol=rel, atol=rel)
+    expected = (h * y64.sum(axis=1, keepdims=True) - y64) / 37
+    np.testing.assert_allclose(delta, expected, rtol=rel, atol=rel * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("column", [0, 2])
+def test_softmax_cross_entropy_lets_a_non_finite_logit_through(ops, bad, column):
+    # the trainer detects divergence from a non-finite loss: the kernel must not hide it
+    z = np.zeros((3, 4), np.float32)
+    z[1, column] = bad
+    y = np.eye(4, dtype=np.float32)[[0, 1, 2]]
+    with np.errstate(invalid="ignore"):  # the reference's inf − inf
+        total = get_loss("cross_entropy").output_total_delta(
+            z, y, np.empty_like(z), np.empty_like(z), 1 / 3, ops
+        )
+    assert not np.isfinite(total)
+
+
+def test_the_layer_operations_refuse_mismatched_shapes(ops):
+    # compiled without bounds checks, they would read past the end of a smaller array
+    z = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.softmax_cross_entropy(z, np.zeros((2, 2)), z.copy(), z.copy(), 0.5)
+    f = get_activation("sigmoid")
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.backprop_hidden(z, np.zeros((2, 2)), f, None, np.zeros(3), z.copy())
+    with pytest.raises(ValueError, match="db must have shape"):
+        ops.backprop_hidden(z, z.copy(), f, None, np.zeros(2), z.copy())
+
+
+@pytest.mark.parametrize(("dtype", "rel"), [(np.float32, 1e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("masked", [False, True])
+def test_backprop_hidden(ops, dtype, rel, name, masked):
+    f = get_activation(name)
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(23, 31)).astype(dtype)
+    z[0, :5] = 0  # relu's kink: the derivative there is taken as 0
+    a = f(z)
+    delta = rng.normal(size=z.shape).astype(dtype)
+    mask = ((rng.random(z.shape) > 0.3) / 0.7).astype(dtype) if masked else None
+    expected = delta * f.derivative(a, np.empty_like(a)) * (1 if mask is None else mask)
+    db = np.empty(31, dtype)
+    ops.backprop_hidden(delta, a, f, mask, db, np.empty_like(delta))
+    np.testing.assert_allclose(delta, expected, rtol=rel, atol=rel)
+    np.testing.assert_allclose(db, expected.sum(axis=0), rtol=rel * 30, atol=rel * 30)
+
+
+# ---------------------------------------------------------------------- routing
+
+
+@pytest.fixture(scope="module")
+def numba_ops():
+    pytest.importorskip("numba")
+    return NumbaOps()
+
+
+def count_calls(monkeypatch, ops, kernel):
+    calls = []
+    compiled = getattr(ops, kernel)
+    monkeypatch.setattr(ops, kernel, lambda *a: calls.append(1) or compiled(*a))
+    return calls
+
+
+def test_eligible_arrays_take_the_compiled_loop(numba_ops, monkeypatch):
+    calls = count_calls(monkeypatch, numba_ops, "_ema")
+    avg, w = np.zeros(8, np.float32), np.ones(8, np.float32)
+    numba_ops.ema(avg, w, 0.5)
+    assert calls == [1]
+    np.testing.assert_array_equal(avg, 0.5)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: (np.zeros(8, np.float32), np.ones(8, np.float64)),  # two dtypes
+        lambda: (np.zeros(16, np.float32)[::2], np.ones(8, np.float32)),  # not contiguous
+    ],
+)
+def test_other_arrays_take_the_reference_route(numba_ops, monkeypatch, make):
+    calls = count_calls(monkeypatch, numba_ops, "_ema")
+    avg, w = make()
+    expected = avg.copy()
+    NumpyOps().ema(expected, w, 0.5)
+    numba_ops.ema(avg, w, 0.5)
+    np.testing.assert_array_equal(avg, expected)
+    assert calls == []
+
+
+def test_only_floating_point_arrays_are_eligible(numba_ops):
+    assert numba_ops.eligible(np.zeros(3, np.float32), np.zeros(3, np.float32))
+    assert not numba_ops.eligible(np.zeros(3, np.int64), np.zeros(3, np.int64))
+
+
+@pytest.mark.parametrize(("name", "compiled"), [("sigmoid", 1), ("relu", 1), ("softplus", 0)])
+def test_backprop_hidden_compiles_the_derivatives_it_knows(numba_ops, monkeypatch, name, compiled):
+    # softplus' derivative needs exp: it takes the reference route
+    calls = count_calls(monkeypatch, numba_ops, "_backprop_hidden")
+    d = np.ones((2, 3))
+    numba_ops.backprop_hidden(
+        d, np.full((2, 3), 0.5), get_activation(name), None, np.zeros(3), d.copy()
+    )
+    assert len(calls) == compiled
+
+
+def test_get_ops_chooses_once_and_honours_deltanet_numba(monkeypatch):
+    get_ops.cache_clear()
+    try:
+        monkeypatch.setenv("DELTANET_NUMBA", "0")
+        assert type(get_ops()) is NumpyOps
+        monkeypatch.delenv("DELTANET_NUMBA")
+        assert type(get_ops()) is NumpyOps  # chosen once per process
+        get_ops.cache_clear()
+        expected = NumpyOps if ops_module.numba_disabled() else NumbaOps
+        pytest.importorskip("numba")
+        assert type(get_ops()) is expected and get_ops() is get_ops()
+    finally:
+        get_ops.cache_clear()
