@@ -246,3 +246,58 @@ def test_the_digest_of_a_checkpoint_covers_its_state(tmp_path, net):
     rewrite(path, optimizer_state)
     with pytest.raises(ModelFileError, match="do not match their SHA-256"):
         load_checkpoint(path)
+
+
+# ---------------------------------------------------------------------- models
+
+
+def test_a_model_round_trips_with_its_labels_and_standardization(tmp_path, rng):
+    net = dn.MLP([4, 6, 3], dtype="float32", seed=1)
+    X = rng.normal(50, 10, size=(30, 4))
+    model = dn.Model(net, ["setosa", "versicolor", "virginica"], dn.Standardizer.fit(X))
+    path = tmp_path / "m.safetensors"
+    dn.save_model(model, path, training={"note": "for people"})
+    back = dn.load_model(path)
+    assert back.classes == model.classes and back.input_shape is None
+    np.testing.assert_array_equal(back.standardizer.mean, model.standardizer.mean)
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(dn.load(path).params, net.params)  # the bare network
+
+
+def test_a_plain_model_file_loads_as_a_model(tmp_path):
+    net = dn.MLP([784, 20, 10], seed=0)
+    dn.save(net, tmp_path / "m.safetensors")
+    model = dn.load_model(tmp_path / "m.safetensors")
+    assert model.classes is None and model.standardizer is None
+    assert model.labels == tuple(range(10))
+
+
+def _rewrite(path, edit):
+    """Apply ``edit(tensors, metadata)`` to a safetensors file in place (no re-digest)."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(path)
+    with safe_open(path, "np") as f:
+        metadata = dict(f.metadata())
+    edit(tensors, metadata)
+    save_file(tensors, path, metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t, m: m.update(model=m["model"].replace("cat", "cow")),
+        lambda t, m: t.update({"input.mean": t["input.mean"] + 1}),
+        lambda t, m: t.pop("input.scale"),
+    ],
+    ids=["labels changed", "standardization changed", "scale removed"],
+)
+def test_the_digest_covers_labels_and_standardization(tmp_path, edit):
+    net = dn.MLP([2, 3, 2], seed=0)
+    model = dn.Model(net, ["cat", "dog"], dn.Standardizer(np.zeros(2), np.ones(2)))
+    path = tmp_path / "m.safetensors"
+    dn.save_model(model, path)
+    _rewrite(path, edit)
+    with pytest.raises(dn.ModelFileError, match="digest"):
+        dn.load_model(path)

@@ -31,6 +31,10 @@ _NAMES = {
     "Layout": "deltanet.layout",
     "load": "deltanet.modelfile",
     "save": "deltanet.modelfile",
+    "load_model": "deltanet.modelfile",
+    "save_model": "deltanet.modelfile",
+    "Model": "deltanet.model",
+    "Standardizer": "deltanet.model",
     "TrainConfig": "deltanet.config",
     "EarlyStopping": "deltanet.training",
     "History": "deltanet.history",
@@ -65,7 +69,8 @@ if TYPE_CHECKING:
     )
     from deltanet.history import History, Outcome  # noqa: F401
     from deltanet.layout import Layout  # noqa: F401
-    from deltanet.modelfile import load, save  # noqa: F401
+    from deltanet.model import Model, Standardizer  # noqa: F401
+    from deltanet.modelfile import load, load_model, save, save_model  # noqa: F401
     from deltanet.network import MLP  # noqa: F401
     from deltanet.training import EarlyStopping, Trainer, fit, train  # noqa: F401
 

@@ -3,14 +3,17 @@
 A model file holds one tensor per block (``W1``, ``b1``, ...) and, as safetensors
 metadata (text only): the format name and version, the architecture (the network's
 :meth:`~deltanet.network.MLP.to_config`), a SHA-256 digest and the training
-configuration.  A checkpoint holds the same plus the trainer's state: more tensors
+configuration.  A :class:`~deltanet.model.Model`'s file adds what it needs to answer in
+its user's terms: ``model`` metadata (class labels, the picture shape of an input) and,
+when its inputs are standardized, the tensors ``input.mean`` and ``input.scale``.  A checkpoint holds the same plus the trainer's state: more tensors
 (``state.*``: optimizer moments, the weight average, the best weights) and a JSON
 ``state`` (the RNG state, the history, ...).  Nothing is pickled, so loading a file
 from a stranger cannot run code.
 
 The digest (format version 2) covers everything that decides how the file behaves: it
 is the SHA-256 of the canonical JSON (sorted keys, no spaces) of ``{"architecture":
-...}`` (a checkpoint: ``{"architecture": ..., "state": ...}``), followed, for every
+...}`` (with a model's ``"model"`` entry; a checkpoint: ``{"architecture": ...,
+"state": ...}``), followed, for every
 tensor in name order, by its name, a zero byte and its raw bytes.  The ``training``
 metadata of a model file (the settings and metrics it was trained with, for people to
 read) is not covered.  A file without a digest, or whose digest does not match, is
@@ -38,6 +41,7 @@ from safetensors.numpy import save as st_save
 from deltanet.errors import ModelFileError
 from deltanet.files import atomic_write_bytes, open_regular
 from deltanet.limits import MAX_HEADER_BYTES, check_memory
+from deltanet.model import Model, Standardizer
 from deltanet.network import MLP
 
 FORMAT = "deltanet"
@@ -50,9 +54,13 @@ __all__ = [
     "digest",
     "load",
     "load_checkpoint",
+    "load_model",
     "save",
     "save_checkpoint",
+    "save_model",
 ]
+
+INPUT_TENSORS = ("input.mean", "input.scale")  # a Model's standardization
 
 
 # ---------------------------------------------------------------------- the digest
@@ -104,6 +112,21 @@ def save(net: MLP, path: str | os.PathLike[str], training: dict[str, Any] | None
     metadata, for people to read (it is not covered by the digest)."""
     uncovered = {"training": json.dumps(training or {})}
     atomic_write_bytes(path, _file_bytes(FORMAT, net, {}, {}, uncovered))
+
+
+def save_model(
+    model: Model, path: str | os.PathLike[str], training: dict[str, Any] | None = None
+) -> None:
+    """Save a :class:`~deltanet.model.Model`: the network, its class labels, picture
+    shape and standardization, all covered by the digest (atomically)."""
+    extra = {}
+    if model.standardizer is not None:
+        extra = dict(
+            zip(INPUT_TENSORS, (model.standardizer.mean, model.standardizer.scale), strict=True)
+        )
+    covered = {"model": model.metadata()}
+    uncovered = {"training": json.dumps(training or {})}
+    atomic_write_bytes(path, _file_bytes(FORMAT, model.net, extra, covered, uncovered))
 
 
 def save_checkpoint(
@@ -251,14 +274,35 @@ def _network(path: str | os.PathLike[str], arch: Any, tensors: dict[str, np.ndar
 
 
 def load(path: str | os.PathLike[str]) -> MLP:
-    """Load a model file written by :func:`save`, validating it completely.
+    """Load the network of a model file written by :func:`save` or :func:`save_model`,
+    validating the whole file (a model's standardization is not applied: see
+    :func:`load_model`).
 
     Raises:
         ModelFileError (a ``ValueError``) saying which file and what is wrong.
     """
+    return load_model(path).net
+
+
+def load_model(path: str | os.PathLike[str]) -> Model:
+    """Load a model file as a :class:`~deltanet.model.Model`, validating it completely.
+
+    A file written by :func:`save` gives a model without class labels, picture shape or
+    standardization.
+    """
     tensors, metadata = _read(path)
-    covered = _covered(path, tensors, metadata, FORMAT, ("architecture",))
-    return _network(path, covered["architecture"], tensors)
+    keys = ("architecture", "model") if "model" in metadata else ("architecture",)
+    covered = _covered(path, tensors, metadata, FORMAT, keys)
+    inputs = {k: tensors.pop(k) for k in INPUT_TENSORS if k in tensors}
+    net = _network(path, covered["architecture"], tensors)
+    about = covered.get("model", {})
+    try:
+        if not isinstance(about, dict) or bool(about.get("standardized")) != bool(inputs):
+            raise ValueError("its model metadata and input tensors disagree")
+        standardizer = Standardizer(*(inputs[k] for k in INPUT_TENSORS)) if inputs else None
+        return Model(net, about.get("classes"), standardizer, about.get("input_shape"))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path}: the model metadata is invalid: {exc}") from None
 
 
 def load_checkpoint(
