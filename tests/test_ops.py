@@ -169,6 +169,47 @@ def test_backprop_hidden(ops, dtype, rel, name, masked):
 
 
 @pytest.fixture(scope="module")
+def warp_case():
+    from deltanet.augment import Augment
+    from deltanet.datasets import load_mnist
+
+    images = load_mnist().X_train[:30].reshape(-1, 28, 28).copy()
+    aug = Augment(elastic_alpha=1.0)
+    affine, pick, flip = aug.draw(len(images), np.random.default_rng(7))
+    return images, affine, aug._fields(), pick, flip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("elastic", [False, True])
+def test_warp_matches_the_reference_bit_for_bit(ops, dtype, elastic, warp_case):
+    # the compiled warp repeats the reference's operations in its order and types, so the
+    # distorted batches, and the weights trained on them, do not move
+    images, affine, bank, pick, flip = warp_case
+    images = images.astype(dtype)
+    bank = bank if elastic else None
+    expected = NumpyOps().warp(images, affine, bank, pick, flip, 1.0, np.empty_like(images))
+    got = ops.warp(images, affine, bank, pick, flip, 1.0, np.empty_like(images))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_warp_is_the_identity_for_the_identity_map(ops, warp_case):
+    images = warp_case[0]
+    identity = np.tile([1.0, 0.0, 0.0, 1.0, 0.0, 0.0], (len(images), 1))
+    out = ops.warp(images, identity, None, None, None, 0.0, np.empty_like(images))
+    np.testing.assert_array_equal(out, images)
+
+
+def test_warp_refuses_what_it_cannot_index(ops, warp_case):
+    images, affine, bank, pick, flip = warp_case
+    out = np.empty_like(images)
+    with pytest.raises(ValueError, match="affine"):
+        ops.warp(images, affine[:-1], bank, pick, flip, 1.0, out)
+    if ops.name == "numba":  # the compiled loop trusts its indices: they are checked first
+        with pytest.raises(ValueError, match="field indices"):
+            ops.warp(images, affine, bank, pick + len(bank), flip, 1.0, out)
+
+
+@pytest.fixture(scope="module")
 def numba_ops():
     pytest.importorskip("numba")
     return NumbaOps()
