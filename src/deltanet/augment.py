@@ -102,12 +102,10 @@ class Augment:
         affine, pick, flip = self.draw(X.shape[0], rng)
         bank = self._fields() if self.elastic_alpha else None
         out = np.empty_like(X) if out is None else out
-        images = X.reshape(-1, self.side, self.side)
-        # out may be X itself (a batch distorted in place): the compiled warp writes pixels
-        # while later ones still read their sources, so it reads from a copy then
-        source = images.copy() if np.shares_memory(out, X) else images
+        # out may be X itself (the trainer distorts its batch buffer in place): both
+        # backends read an image whole before writing any of its pixels
         get_ops().warp(
-            source,
+            X.reshape(-1, self.side, self.side),
             affine,
             bank,
             pick,

@@ -454,7 +454,8 @@ def _warp_loop(
     # the reference's operations in the reference's order and types, one pixel at a time:
     # float64 coordinates, float32 displacements, interpolation in the images' dtype
     # (rounded by storing into `cell`, a 1-element array of that dtype), so results agree.
-    # `pad` is an (s + 2, s + 2) buffer with a ring of zeros, as the reference pads.
+    # `pad` is an (s + 2, s + 2) buffer with a ring of zeros, as the reference pads; each
+    # image is copied into it before any of its pixels is written, so out may be images.
     n, s = images.shape[0], images.shape[1]
     c = (s - 1) / 2
     top_edge = s + 0.999
