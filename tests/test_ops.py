@@ -168,6 +168,31 @@ def test_backprop_hidden(ops, dtype, rel, name, masked):
 # ---------------------------------------------------------------------- routing
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", ["rmsprop", "adam"])
+def test_the_average_fused_into_an_update_equals_it_done_after(ops, dtype, method, rng):
+    # one pass instead of two, and the same bits: the average's step follows the update's
+    w, g, s1, s2, avg = arrays(rng, dtype, 5)
+    s1, s2 = np.abs(s1), np.abs(s2)
+    apart = [a.copy() for a in (w, s1, s2, avg)]
+    together = [a.copy() for a in (w, s1, s2, avg)]
+
+    def update(ws, fused):
+        w_, a_, b_, avg_ = ws
+        extra = (avg_, 0.25) if fused else ()
+        if method == "rmsprop":
+            ops.rmsprop(w_, g, a_, 0.01, 0.9, 1e-8, np.empty_like(w_), *extra)
+        else:
+            ops.adam(w_, g, a_, b_, 0.01, 0.9, 0.999, 1e-8, 3, *extra)
+        if not fused:
+            ops.ema(avg_, w_, 0.25)
+
+    update(apart, fused=False)
+    update(together, fused=True)
+    for x, y in zip(apart, together, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
 @pytest.fixture(scope="module")
 def warp_case():
     from deltanet.augment import Augment

@@ -185,11 +185,24 @@ class NumpyOps:
     xp = np  # the array module; a GPU backend would put CuPy here
 
     def rmsprop(
-        self, w: Array, g: Array, ms: Array, lr: float, rho: float, eps: float, scratch: Array
+        self,
+        w: Array,
+        g: Array,
+        ms: Array,
+        lr: float,
+        rho: float,
+        eps: float,
+        scratch: Array,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        """``MS ← ρ MS + (1 − ρ) g²;  w ← w − lr · g / (√MS + ε)``, in place."""
+        """``MS ← ρ MS + (1 − ρ) g²;  w ← w − lr · g / (√MS + ε)``, in place; then, with
+        ``avg``, the weight average's step :meth:`ema` (fused into the same pass where
+        a backend can)."""
         _check_flat(w, g, ms)
         _rmsprop_numpy(w, g, ms, lr, rho, eps, scratch)
+        if avg is not None:
+            self.ema(avg, w, rate)
 
     def rmsprop_gains(
         self,
@@ -240,8 +253,11 @@ class NumpyOps:
         beta2: float,
         eps: float,
         t: int,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        """Adam with bias correction at step ``t`` (1-based), in place."""
+        """Adam with bias correction at step ``t`` (1-based), in place; then, with ``avg``,
+        the weight average's step :meth:`ema`."""
         _check_flat(w, g, m, v)
         c1, c2 = 1 - beta1**t, 1 - beta2**t
         m *= beta1
@@ -251,6 +267,8 @@ class NumpyOps:
         denom = np.sqrt(v / c2)
         denom += eps
         w -= (lr / c1) * m / denom
+        if avg is not None:
+            self.ema(avg, w, rate)
 
     def momentum(self, w: Array, g: Array, v: Array, lr: float, mu: float, nesterov: bool) -> None:
         """``v ← μ v + g``, then ``w ← w − lr · v`` (or ``w − lr · (g + μ v)``, Nesterov)."""
@@ -372,6 +390,31 @@ def _adam_loop(w, g, m, v, lr_c1, beta1, d1, beta2, d2, eps, c2):  # pragma: no 
         m[i] = mi
         v[i] = vi
         w[i] -= lr_c1 * mi / (np.sqrt(vi / c2) + eps)
+
+
+def _rmsprop_average_loop(w, g, ms, avg, lr, rho, c, eps, rate):  # pragma: no cover
+    # the RMSprop and weight-average loops in one pass, the same operations per element
+    for i in range(w.size):
+        gi = g[i]
+        m = rho * ms[i] + c * gi * gi
+        ms[i] = m
+        wi = w[i] - lr * gi / (np.sqrt(m) + eps)
+        w[i] = wi
+        avg[i] += rate * (wi - avg[i])
+
+
+def _adam_average_loop(
+    w, g, m, v, avg, lr_c1, beta1, d1, beta2, d2, eps, c2, rate
+):  # pragma: no cover
+    for i in range(w.size):
+        gi = g[i]
+        mi = beta1 * m[i] + d1 * gi
+        vi = beta2 * v[i] + d2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        wi = w[i] - lr_c1 * mi / (np.sqrt(vi / c2) + eps)
+        w[i] = wi
+        avg[i] += rate * (wi - avg[i])
 
 
 def _momentum_loop(w, g, v, lr, mu, nesterov):  # pragma: no cover
@@ -536,6 +579,8 @@ class NumbaOps(NumpyOps):
     _rmsprop = _Compiled(_rmsprop_loop, fastmath=True)
     _rmsprop_gains = _Compiled(_rmsprop_gains_loop, fastmath=True)
     _adam = _Compiled(_adam_loop, fastmath=True)
+    _rmsprop_average = _Compiled(_rmsprop_average_loop, fastmath=True)
+    _adam_average = _Compiled(_adam_average_loop, fastmath=True)
     _momentum = _Compiled(_momentum_loop, fastmath=True)
     _ema = _Compiled(_ema_loop, fastmath=True)
     _softmax_cross_entropy = _Compiled(_softmax_cross_entropy_loop, fastmath=False)
@@ -557,13 +602,26 @@ class NumbaOps(NumpyOps):
         return True
 
     def rmsprop(
-        self, w: Array, g: Array, ms: Array, lr: float, rho: float, eps: float, scratch: Array
+        self,
+        w: Array,
+        g: Array,
+        ms: Array,
+        lr: float,
+        rho: float,
+        eps: float,
+        scratch: Array,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        if not self.eligible(w, g, ms):
-            return super().rmsprop(w, g, ms, lr, rho, eps, scratch)
-        _check_flat(w, g, ms)
+        if not self.eligible(w, g, ms, *(() if avg is None else (avg,))):
+            return super().rmsprop(w, g, ms, lr, rho, eps, scratch, avg, rate)
         t = w.dtype.type
-        self._rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps))
+        if avg is None:
+            _check_flat(w, g, ms)
+            self._rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps))
+        else:
+            _check_flat(w, g, ms, avg)
+            self._rmsprop_average(w, g, ms, avg, t(lr), t(rho), t(1 - rho), t(eps), t(rate))
 
     def rmsprop_gains(
         self,
@@ -626,25 +684,20 @@ class NumbaOps(NumpyOps):
         beta2: float,
         eps: float,
         t: int,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        if not self.eligible(w, g, m, v):
-            return super().adam(w, g, m, v, lr, beta1, beta2, eps, t)
-        _check_flat(w, g, m, v)
+        if not self.eligible(w, g, m, v, *(() if avg is None else (avg,))):
+            return super().adam(w, g, m, v, lr, beta1, beta2, eps, t, avg, rate)
         c1, c2 = 1 - beta1**t, 1 - beta2**t
         ty = w.dtype.type
-        self._adam(
-            w,
-            g,
-            m,
-            v,
-            ty(lr / c1),
-            ty(beta1),
-            ty(1 - beta1),
-            ty(beta2),
-            ty(1 - beta2),
-            ty(eps),
-            ty(c2),
-        )
+        constants = (ty(lr / c1), ty(beta1), ty(1 - beta1), ty(beta2), ty(1 - beta2))
+        if avg is None:
+            _check_flat(w, g, m, v)
+            self._adam(w, g, m, v, *constants, ty(eps), ty(c2))
+        else:
+            _check_flat(w, g, m, v, avg)
+            self._adam_average(w, g, m, v, avg, *constants, ty(eps), ty(c2), ty(rate))
 
     def momentum(self, w: Array, g: Array, v: Array, lr: float, mu: float, nesterov: bool) -> None:
         if not self.eligible(w, g, v):
