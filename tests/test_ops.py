@@ -193,6 +193,39 @@ def test_the_average_fused_into_an_update_equals_it_done_after(ops, dtype, metho
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_bias_activation_matches_the_reference_bit_for_bit(ops, dtype, name, rng):
+    z = rng.normal(size=(7, 9)).astype(dtype)
+    z[0, :3] = [-0.0, np.nan, np.inf]  # NumPy's maximum keeps −0.0 and NaN: so must a loop
+    b = rng.normal(size=9).astype(dtype)
+    b[:3] = 0
+    f = get_activation(name)
+    expected = NumpyOps().bias_activation(z.copy(), b, f)
+    got = ops.bias_activation(z.copy(), b, f)
+    np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), expected.view(f"u{got.itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_matches_the_reference_bit_for_bit(ops, dtype, rng):
+    a = rng.normal(size=(6, 50)).astype(dtype)
+    u = rng.random(size=(6, 50)).astype(dtype)
+    u[0, 0] = 0.3  # exactly p: kept, as ≥ says
+    ref_mask, mask = u.copy(), u.copy()
+    expected = NumpyOps().dropout(a, ref_mask, 0.3, np.empty_like(a))
+    got = ops.dropout(a, mask, 0.3, np.empty_like(a))
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(mask, ref_mask)
+    assert set(np.unique(mask)) == {0, dtype(1 / 0.7)} and mask[0, 0] > 0
+
+
+def test_the_forward_operations_refuse_mismatched_shapes(ops):
+    with pytest.raises(ValueError, match="b must have shape"):
+        ops.bias_activation(np.zeros((2, 3)), np.zeros(4), get_activation("relu"))
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.dropout(np.zeros((2, 3)), np.zeros((2, 3)), 0.5, np.zeros((3, 2)))
+
+
 @pytest.fixture(scope="module")
 def warp_case():
     from deltanet.augment import Augment

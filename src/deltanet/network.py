@@ -110,7 +110,9 @@ class _Workspace:
         self.dropped: list[np.ndarray | None] = [None] * len(widths)
         self.n, self.dtype = n, dtype
 
-    def dropout(self, layer: int, a: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    def dropout(
+        self, layer: int, a: np.ndarray, p: float, rng: np.random.Generator, ops: NumpyOps
+    ) -> np.ndarray:
         """Inverted dropout of ``a`` (the input of layer ``layer + 1``): each unit is kept
         with probability 1 − p and scaled by 1/(1 − p), so evaluation needs no rescaling."""
         if self.masks[layer] is None:
@@ -118,9 +120,7 @@ class _Workspace:
             self.dropped[layer] = np.empty_like(a)
         mask, out = self.masks[layer], self.dropped[layer]
         rng.random(out=mask, dtype=mask.dtype)
-        np.greater_equal(mask, p, out=mask, casting="unsafe")
-        mask *= 1.0 / (1.0 - p)
-        return np.multiply(a, mask, out=out)
+        return ops.dropout(a, mask, p, out)
 
 
 class MLP:
@@ -356,17 +356,18 @@ class MLP:
         top = len(self.W) - 1
         a = X
         if rng is not None and self.input_dropout:
-            a = ws.dropout(0, X, self.input_dropout, rng)
+            a = ws.dropout(0, X, self.input_dropout, rng, self.ops)
         ws.inputs = [a]
         for i, (W, b, z) in enumerate(zip(self.W, self.b, ws.acts, strict=True)):
             np.matmul(a, W, out=z)
-            z += b
-            if i < top:
-                self._f.forward(z, z)  # a_l overwrites z_l: f' is computed from a_l
-                a = z
-                if rng is not None and self.dropout:
-                    a = ws.dropout(i + 1, z, self.dropout, rng)
-                ws.inputs.append(a)
+            if i == top:
+                z += b
+                break
+            self.ops.bias_activation(z, b, self._f)  # a_l overwrites z_l: f' comes from a_l
+            a = z
+            if rng is not None and self.dropout:
+                a = ws.dropout(i + 1, z, self.dropout, rng, self.ops)
+            ws.inputs.append(a)
         return ws.acts[top]
 
     def _backward(self, ws: _Workspace) -> None:

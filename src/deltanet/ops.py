@@ -169,6 +169,20 @@ def bilinear(images: Array, coords: Array) -> Array:
     return top + (bottom - top) * fr
 
 
+def _check_bias(z: Array, b: Array) -> None:
+    if z.ndim != 2 or b.shape != z.shape[1:]:
+        raise ValueError(
+            f"b must have shape ({z.shape[-1]},) for z of shape {z.shape}, got {b.shape}"
+        )
+
+
+def _check_dropout(a: Array, mask: Array, out: Array) -> None:
+    if not a.shape == mask.shape == out.shape:
+        raise ValueError(
+            f"a, mask and out must share one shape, got {a.shape}, {mask.shape}, {out.shape}"
+        )
+
+
 def _check_warp(images: Array, affine: Array, out: Array) -> None:
     n, s = images.shape[0], images.shape[1]
     if images.shape != (n, s, s) or out.shape != images.shape or affine.shape != (n, 6):
@@ -321,6 +335,21 @@ class NumpyOps:
         if mask is not None:
             delta *= mask
         np.sum(delta, axis=0, out=db)
+
+    def bias_activation(self, z: Array, b: Array, activation: Activation) -> Array:
+        """``z ← f(z + b)`` in place, a hidden layer's forward step after its product;
+        ``z: (N, D)``, ``b: (D,)``."""
+        _check_bias(z, b)
+        z += b
+        return activation.forward(z, z)
+
+    def dropout(self, a: Array, mask: Array, p: float, out: Array) -> Array:
+        """Inverted dropout: ``mask`` arrives holding uniform draws in [0, 1) and leaves
+        as the keep-mask ``[mask ≥ p] / (1 − p)``; ``out ← a ⊙ mask``.  All ``(N, D)``."""
+        _check_dropout(a, mask, out)
+        np.greater_equal(mask, p, out=mask, casting="unsafe")
+        mask *= 1.0 / (1.0 - p)
+        return np.multiply(a, mask, out=out)
 
     def warp(
         self,
@@ -489,6 +518,37 @@ _DERIVATIVES = {
     ACTIVATIONS[name].derivative: kind
     for kind, name in enumerate(("sigmoid", "tanh", "relu", "leaky_relu", "linear"))
 }
+# bias_activation's `kind` for the forward functions it compiles (relu, leaky, linear)
+_FORWARDS = {
+    ACTIVATIONS[name].forward: kind
+    for kind, name in ((2, "relu"), (3, "leaky_relu"), (4, "linear"))
+}
+
+
+def _bias_activation_loop(z, b, kind, slope):  # pragma: no cover - compiled
+    # numpy's maximum: the first value when it is not smaller (so −0.0 and NaN stay)
+    zero = slope - slope
+    for i in range(z.shape[0]):
+        zi = z[i]
+        for j in range(zi.size):
+            v = zi[j] + b[j]
+            if kind == 2:  # relu: max(v, 0)
+                v = v if (v >= zero or v != v) else zero
+            elif kind == 3:  # leaky relu: max(v, slope·v)
+                sv = slope * v
+                v = v if (v >= sv or v != v) else sv
+            zi[j] = v
+
+
+def _dropout_loop(a, mask, p, scale, out):  # pragma: no cover - compiled
+    zero = scale - scale
+    one = zero + 1
+    for i in range(a.shape[0]):
+        ai, mi, oi = a[i], mask[i], out[i]
+        for j in range(ai.size):
+            m = (one if mi[j] >= p else zero) * scale
+            mi[j] = m
+            oi[j] = ai[j] * m
 
 
 def _warp_loop(
@@ -586,6 +646,8 @@ class NumbaOps(NumpyOps):
     _softmax_cross_entropy = _Compiled(_softmax_cross_entropy_loop, fastmath=False)
     _backprop_hidden = _Compiled(_backprop_hidden_loop, fastmath=False)
     _warp = _Compiled(_warp_loop, fastmath=False)
+    _bias_activation = _Compiled(_bias_activation_loop, fastmath=False)
+    _dropout = _Compiled(_dropout_loop, fastmath=False)
 
     @staticmethod
     def eligible(*arrays: Array) -> bool:
@@ -738,6 +800,23 @@ class NumbaOps(NumpyOps):
         self._backprop_hidden(
             delta, a, mask if masked else a, masked, kind, t(1), t(LEAKY_SLOPE), db
         )
+
+    def bias_activation(self, z: Array, b: Array, activation: Activation) -> Array:
+        # sigmoid and tanh stay with NumPy, whose vectorised tanh numba cannot match
+        kind = _FORWARDS.get(activation.forward)
+        if kind is None or not self.eligible(z, b):
+            return super().bias_activation(z, b, activation)
+        _check_bias(z, b)
+        self._bias_activation(z, b, kind, z.dtype.type(LEAKY_SLOPE))
+        return z
+
+    def dropout(self, a: Array, mask: Array, p: float, out: Array) -> Array:
+        if not self.eligible(a, mask, out):
+            return super().dropout(a, mask, p, out)
+        _check_dropout(a, mask, out)
+        t = a.dtype.type
+        self._dropout(a, mask, t(p), t(1.0 / (1.0 - p)), out)
+        return out
 
     def warp(
         self,
