@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from deltanet.history import History
 
 DTYPES = ("float32", "float64")
+EVAL_BATCH = 2000  # rows evaluated at a time: large products, bounded buffers
 _WORKSPACES_KEPT = 4  # batch sizes whose buffers are kept (train, last batch, eval, ...)
 
 # The architecture: what the constructor takes besides the seed, and the rules for it.
@@ -488,11 +489,11 @@ class MLP:
         self._forward(X, ws)
         return self._cost(X, Y, ws)
 
-    def predict_proba(self, X: Any, batch_size: int = 2000) -> np.ndarray:
+    def predict_proba(self, X: Any, batch_size: int = EVAL_BATCH) -> np.ndarray:
         """Network outputs ``h: (N, K)``: see :attr:`output_kind` for what they are."""
         return self._outputs(self.check_X(X), batch_size)
 
-    def _outputs(self, X: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+    def _outputs(self, X: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
         if not np.isfinite(self._params).all():
             # all-NaN outputs would argmax to class 0: a prediction that means nothing
             raise ValueError("the network's parameters contain NaN or infinite values")
@@ -508,7 +509,7 @@ class MLP:
         "scores" (squared-error outputs: larger means more likely, nothing more)."""
         return "scores" if self.loss == "squared_error" else "probabilities"
 
-    def predict(self, X: Any, batch_size: int = 2000) -> np.ndarray:
+    def predict(self, X: Any, batch_size: int = EVAL_BATCH) -> np.ndarray:
         """Predicted class labels ``(N,)``: the argmax of the outputs."""
         return self.predict_proba(X, batch_size).argmax(axis=1)
 

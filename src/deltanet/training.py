@@ -160,7 +160,8 @@ class Trainer:
         augment: an :class:`~deltanet.augment.Augment` applied to every mini-batch.
         max_norm: after every step, scale each unit's incoming weight vector (a column
             of ``W``) down to this L2 norm if it is longer (Srivastava et al. 2014).
-        progress: show a progress bar and a summary line per epoch.
+        progress: show a progress bar and a summary line per epoch (or a
+            :class:`~deltanet.progress.Progress` that says where).
         log: where summary lines go (default: printed above the progress bar).
     """
 
@@ -182,7 +183,7 @@ class Trainer:
         early_stopping: EarlyStopping | None = None,
         augment: Augment | None = None,
         max_norm: float | None = None,
-        progress: bool = False,
+        progress: bool | Progress = False,
         log: Callable[[str], None] | None = None,
     ):
         for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
@@ -205,7 +206,7 @@ class Trainer:
         self.start_loss: float | None = None  # the run's first batch loss
         # before any clock starts: checking X for bytes is set-up, not training
         self.batches = Batches(self.X, self.Y, self.labels, batch_size)
-        self.progress = Progress(progress, log)
+        self.progress = progress if isinstance(progress, Progress) else Progress(progress, log)
 
     @classmethod
     def from_config(cls, net: MLP, X: Any, y: Any, config: TrainConfig, **options: Any) -> Trainer:
@@ -280,29 +281,40 @@ class Trainer:
         ``callbacks``: ``cb(record, net)`` after each epoch; returning True stops.
         ``checkpoint``: saved after every epoch (see :meth:`state_dict`).
         """
+        history = self.history
+        while len(history) < self.epochs and history.outcome is None:
+            self.advance(callbacks, checkpoint)
+        if history.outcome is None:
+            history.outcome = Outcome.COMPLETED
+        if self.finish():
+            self.progress.say(f"restored the weights of epoch {history.best_epoch}")
+        return history
+
+    def advance(
+        self,
+        callbacks: Sequence[Callable[[dict[str, float], MLP], bool | None]] = (),
+        checkpoint: CheckpointStore | None = None,
+    ) -> dict[str, float] | None:
+        """One turn of :meth:`run`: the next epoch, the choice of the best one, its line,
+        its checkpoint and the callbacks.  The epoch's record, or None if it diverged."""
         history, bar = self.history, self.progress
 
         def save() -> None:
             if checkpoint is not None:
                 checkpoint.save_checkpoint(self.net, *self.state_dict())
 
-        while len(history) < self.epochs and history.outcome is None:
-            record = self.epoch()
-            if record is None:
-                bar.end()
-                warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
-                save()  # the rolled-back state, and the outcome: a resume will not retry
-                break
-            bar.end(epoch_line(record, self.epochs, self.select(record)))
+        record = self.epoch()
+        if record is None:
+            bar.end()
+            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=3)
+            save()  # the rolled-back state, and the outcome: a resume will not retry
+            return None
+        bar.end(epoch_line(record, self.epochs, self.select(record)))
+        save()
+        if any(cb(record, self.net) for cb in callbacks):
+            history.stop(Outcome.STOPPED, f"stopped by a callback after epoch {len(history)}")
             save()
-            if any(cb(record, self.net) for cb in callbacks):
-                history.stop(Outcome.STOPPED, f"stopped by a callback after epoch {len(history)}")
-                save()
-        if history.outcome is None:
-            history.outcome = Outcome.COMPLETED
-        if self.finish():
-            bar.say(f"restored the weights of epoch {history.best_epoch}")
-        return history
+        return record
 
     def epoch(self) -> dict[str, float] | None:
         """Train the next epoch; its record, or None when it diverged (and was rolled back)."""
