@@ -1,6 +1,8 @@
 """Every operation of every backend against the formula it implements, and the numba
 backend's routing: compiled when the arrays allow it, the reference otherwise."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -334,3 +336,27 @@ def test_get_ops_chooses_once_and_honours_deltanet_numba(monkeypatch):
         assert type(get_ops()) is expected and get_ops() is get_ops()
     finally:
         get_ops.cache_clear()
+
+
+def test_a_numba_that_cannot_be_imported_leaves_training_to_numpy(tmp_path):
+    # numba often lags a new NumPy: installed, but its import fails. Training must go on,
+    # on the reference backend, with one warning saying why (in a fresh process, where
+    # numba is not imported yet)
+    import subprocess
+    import sys
+
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('raise ImportError("Numba needs NumPy 2.3 or less")\n')
+    script = (
+        "import warnings, numpy as np, deltanet as dn\n"
+        "X = np.random.default_rng(0).random((64, 5)); y = np.arange(64) % 3\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        "    dn.fit(dn.MLP([5, 4, 3]), X, y, epochs=2, batch_size=16)\n"
+        "print(sum('cannot be imported' in str(w.message) for w in seen))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

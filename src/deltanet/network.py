@@ -177,9 +177,11 @@ class MLP:
         self._loss = get_loss(arch["loss"], arch["output"])
         self.layers: tuple[int, ...] = arch["layers"]
         self.dtype = np.dtype(arch["dtype"])
-        # the parameters and their gradient, before either is allocated
+        # the parameters and their gradient, before either is allocated, and the float64
+        # draw that initializes the largest weight matrix
+        largest = max(d_in * d_out for d_in, d_out in itertools.pairwise(self.layers))
         check_memory(
-            2 * n_params(self.layers) * self.dtype.itemsize,
+            2 * n_params(self.layers) * self.dtype.itemsize + 8 * largest,
             f"a {'-'.join(map(str, self.layers))} network",
             ConfigError,
         )

@@ -651,12 +651,14 @@ class NumbaOps(NumpyOps):
 
     @staticmethod
     def eligible(*arrays: Array) -> bool:
-        """Whether the compiled loops can take ``arrays``: one floating dtype, C order.
+        """Whether the compiled loops can take ``arrays``: one floating dtype, C order,
+        and a numba that imports (an installed one that does not, say for a NumPy newer
+        than it supports, leaves every operation to the reference, with one warning).
 
         (The loops also trust the arrays' sizes: shapes are checked before they run.)
         """
         dt = arrays[0].dtype
-        if dt.kind != "f":
+        if dt.kind != "f" or not numba_importable():
             return False
         for a in arrays:  # a plain loop: this runs several times per training step
             if a.dtype != dt or not a.flags.c_contiguous:
@@ -851,6 +853,24 @@ class NumbaOps(NumpyOps):
         cell, pad = np.empty(1, images.dtype), np.zeros((side + 2, side + 2), images.dtype)
         self._warp(images, affine, fields, pick, flip, np.float32(alpha), elastic, cell, pad, out)
         return out
+
+
+@cache
+def numba_importable() -> bool:
+    """Whether numba imports; the first time it does not, a warning says so."""
+    try:
+        import numba  # noqa: F401
+    except Exception as exc:  # a broken install fails in many ways, not only ImportError
+        import warnings
+
+        warnings.warn(
+            f"numba is installed but cannot be imported ({exc}); deltanet uses its NumPy "
+            "backend (slower, same results to rounding)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
 
 
 def numba_disabled() -> bool:
