@@ -121,6 +121,8 @@ AUGMENTS: dict[str, Callable[[], Augment | None]] = {
     "none": lambda: None,
     "affine": lambda: Augment(),  # shift ±2 px, rotate ±10°, scale ±10%, shear ±0.1
     "elastic": lambda: Augment(elastic_alpha=1.0),  # the same, plus 1 px RMS warping
+    # stronger: rotate ±15°, scale ±15%, shear ±0.15, shift ±2 px, 1.5 px RMS warping
+    "elastic-strong": lambda: Augment(rotate=15.0, scale=0.15, shear=0.15, elastic_alpha=1.5),
 }
 CONSTRAINTS = {"augment": Options(AUGMENTS, "augmentation")}
 
