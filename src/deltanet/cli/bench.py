@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from deltanet.cli import _args
-from deltanet.datasets import load_mnist
 
 DESCRIPTION = """\
 Train the default network for a few epochs and report the median seconds per
@@ -57,10 +56,12 @@ def run(args: argparse.Namespace) -> int:
 
     from deltanet import bench
     from deltanet.limits import blas_threads
+    from deltanet.sources.idx import load_idx
+    from deltanet.sources.settings import check_fits
 
-    data = load_mnist(args.data)
+    data = load_idx(args.data)
     layers = tuple(args.layers)
-    _args.check_fits(layers, data, f"--layers {','.join(map(str, layers))}")
+    check_fits(layers, data, f"--layers {','.join(map(str, layers))}")
     n = len(data.X_train)
     print(
         f"{bench.machine()}\nmeasuring {'-'.join(map(str, layers))}, batch "
