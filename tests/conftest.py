@@ -67,3 +67,13 @@ def run_dir(tmp_path_factory):
     )
     assert code == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory):
+    """scikit-learn's digits (1,797 8×8 pictures, 10 classes) written the ways a user
+    brings data: ``digits.csv`` (64 pixel columns and ``digit``), ``digits.npz``
+    (``X_train``, ``y_train``), ``digits.parquet``, and ``pictures/<digit>/<i>.png``."""
+    from helpers import write_digits
+
+    return write_digits(tmp_path_factory.mktemp("digits"))

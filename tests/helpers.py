@@ -83,3 +83,23 @@ def training_metadata(path):
 
     with safe_open(path, "numpy") as f:
         return json.loads(f.metadata().get("training", "{}"))
+
+
+def write_digits(folder):
+    """scikit-learn's digits written as a CSV, a .npz, a Parquet file and a folder of
+    8×8 PNG pictures in class folders, into ``folder``; returns ``folder``."""
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    frame = pd.DataFrame(d.data, columns=[f"pixel{i}" for i in range(64)])
+    frame["digit"] = d.target
+    frame.to_csv(folder / "digits.csv", index=False)
+    frame.to_parquet(folder / "digits.parquet")
+    np.savez(folder / "digits.npz", X_train=d.data, y_train=d.target)
+    for i, (image, label) in enumerate(zip(d.images, d.target, strict=True)):
+        where = folder / "pictures" / str(label)
+        where.mkdir(parents=True, exist_ok=True)
+        # digits' grey levels are 0..16
+        Image.fromarray(np.round(image * 255 / 16).astype(np.uint8)).save(where / f"{i}.png")
+    return folder

@@ -62,3 +62,14 @@ def test_numpy_labels_become_json_scalars():
     assert model.classes == (3, 7) and all(type(c) is int for c in model.classes)
     with pytest.raises(ValueError, match="expected inputs of shape"):
         model.predict(np.zeros((2, 4)))
+
+
+def test_feature_names_are_kept_and_checked():
+    model = Model(dn.MLP([2, 3, 2]), feature_names=["height", "weight"])
+    assert model.feature_names == ("height", "weight")
+    assert model.metadata()["feature_names"] == ["height", "weight"]
+    assert "feature_names" not in Model(dn.MLP([2, 3, 2])).metadata()  # as older files
+    with pytest.raises(ValueError, match="1 feature names for a network taking 2 inputs"):
+        Model(dn.MLP([2, 3, 2]), feature_names=["height"])
+    with pytest.raises(ValueError, match="distinct"):
+        Model(dn.MLP([2, 3, 2]), feature_names=["h", "h"])

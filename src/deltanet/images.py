@@ -9,6 +9,8 @@ of picture, dark ink on light paper or light ink on dark.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -19,6 +21,7 @@ from scipy import ndimage
 from deltanet.errors import DataError
 from deltanet.files import open_regular
 from deltanet.limits import MAX_HEADER_BYTES, MAX_PIXELS, check_memory
+from deltanet.npyformat import read_header, shape_bytes
 
 SIDE, BOX = 28, 20
 INK_THRESHOLD = 0.1  # fraction of the ink range below which a pixel counts as paper
@@ -67,39 +70,81 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """A PNG/JPEG/... file as an MNIST-style ``(784,)`` float32 vector.
 
-    The picture is turned upright as its EXIF orientation says (phone photos), and
-    16-bit grey levels keep their range.  Pictures over :data:`~deltanet.limits.MAX_PIXELS`
-    pixels are refused before they are decoded.
+    The picture is read by :func:`read_picture` (upright, 16-bit grey kept, size
+    checked before decoding), then cropped, scaled and centred as MNIST's digits were.
     """
-    with open_regular(path, DataError) as fh:
-        try:
-            gray = _gray(fh, path)
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise DataError(f"{path}: not an image that Pillow can read ({exc})") from None
     try:
-        return mnist_style(gray).ravel()
+        return mnist_style(read_picture(path)).ravel()
     except DataError as exc:
+        if str(exc).startswith(str(path)):
+            raise
         raise DataError(f"{path}: {exc}") from None
 
 
-def _gray(fh: IO[bytes], path: str | os.PathLike[str]) -> np.ndarray:
-    """The picture in ``fh`` as grey levels ``(H, W)`` in [0, 1], paper where transparent."""
-    with Image.open(fh) as img:  # reads the header only: the size is known, not decoded
-        if img.width * img.height > MAX_PIXELS:
-            raise DataError(
-                f"{path}: {img.width}×{img.height} pixels; pictures of up to "
-                f"{MAX_PIXELS:,} pixels are read"
-            )
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-            # 16-bit grey (a 16-bit PNG opens as one of these): convert("L") would clip it
-            return np.clip(np.asarray(img, dtype=np.float64) / 65535.0, 0.0, 1.0)
-        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            # transparent pixels are paper: flatten onto white before going grey
-            rgba = img.convert("RGBA")
-            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            img = Image.alpha_composite(paper, rgba)
-        return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_WIDE = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit grey: convert("L") would clip it
+_SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the picture a quarter
+
+
+def picture_info(path: str | os.PathLike[str]) -> tuple[int, int, bool]:
+    """``(height, width, grey)`` of a picture as it will be read (upright), from its
+    header alone: nothing is decoded."""
+    with _opened(path) as img:
+        w, h = img.size
+        if img.getexif().get(0x0112) in _SWAPS_SIDES:
+            w, h = h, w
+        return h, w, img.mode in GREY_MODES
+
+
+def read_picture(
+    path: str | os.PathLike[str], channels: int = 1, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """A picture file as values in [0, 1]: ``(H, W)`` grey (``channels=1``) or
+    ``(H, W, 3)`` RGB (``channels=3``), resized to ``size = (H, W)`` if given.
+
+    Turned upright as its EXIF orientation says (phone photos); 16-bit grey levels keep
+    their range; transparent pixels are white paper.  Pictures over
+    :data:`~deltanet.limits.MAX_PIXELS` pixels are refused before they are decoded.
+    """
+    with _opened(path) as img:
+        try:
+            img = _flat(ImageOps.exif_transpose(img), channels)
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            top = 65535.0 if img.mode in _WIDE else 255.0
+            return np.clip(np.asarray(img, dtype=np.float64) / top, 0.0, 1.0)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise DataError(f"{path}: not an image that Pillow can read ({exc})") from None
+
+
+@contextmanager
+def _opened(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
+    """The picture at ``path``, its header read and its pixel count checked."""
+    with open_regular(path, DataError) as fh:
+        try:
+            img = Image.open(fh)  # reads the header only: the size is known, not decoded
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise DataError(f"{path}: not an image that Pillow can read ({exc})") from None
+        with img:
+            if img.width * img.height > MAX_PIXELS:
+                raise DataError(
+                    f"{path}: {img.width}×{img.height} pixels; pictures of up to "
+                    f"{MAX_PIXELS:,} pixels are read"
+                )
+            yield img
+
+
+def _flat(img: Image.Image, channels: int) -> Image.Image:
+    """``img`` as one grey band (16-bit grey kept) or as RGB, on white paper."""
+    if channels == 1 and img.mode in _WIDE:
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(paper, rgba)
+    if img.mode in _WIDE:  # 16-bit grey to 8-bit, for RGB: scale, do not clip
+        img = Image.fromarray((np.asarray(img, dtype=np.float64) / 257.0).round().astype(np.uint8))
+    return img.convert("L" if channels == 1 else "RGB")
 
 
 # the shapes a .npy of digits may have, and how many digits each holds
@@ -117,31 +162,15 @@ def _digits(shape: tuple[int, ...]) -> int | None:
 def _npy_header(fh: IO[bytes], path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype a .npy file declares, checked against its size and what a
     file of digits may hold, before any data is read."""
-    size = os.fstat(fh.fileno()).st_size
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(fh)
-        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
-        if read is None:
-            raise ValueError(f"format version {version} is not read here")
-        shape, _, dtype = read(fh, max_header_size=MAX_HEADER_BYTES)
-    except (ValueError, SyntaxError, EOFError) as exc:
-        raise DataError(f"{path}: not a plain .npy array ({exc})") from None
-    if dtype.hasobject:
-        raise DataError(f"{path}: holds Python objects; only plain numbers are read (no pickle)")
-    if dtype.kind == "c":
-        raise DataError(f"{path}: holds complex numbers; pixels are real")
-    if dtype.kind not in "iuf":
-        raise DataError(f"{path}: expected a numeric array, got dtype {dtype}")
-    if _digits(shape) is None:
-        raise DataError(f"{path}: shape {shape}; expected {_NPY_SHAPES}")
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if expected != size - fh.tell():
-        raise DataError(
-            f"{path}: the header says {shape} {dtype} ({expected:,} bytes of data) but the "
-            f"file holds {size - fh.tell():,}"
-        )
-    check_memory(expected + _digits(shape) * 784 * 4, f"{path}", DataError)
+
+    def digits_only(shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if dtype.kind not in "iuf":
+            raise DataError(f"{path}: expected a numeric array, got dtype {dtype}")
+        if _digits(shape) is None:
+            raise DataError(f"{path}: shape {shape}; expected {_NPY_SHAPES}")
+
+    shape, dtype = read_header(fh, path, check=digits_only)
+    check_memory(shape_bytes(shape, dtype) + _digits(shape) * 784 * 4, f"{path}", DataError)
     return shape, dtype
 
 
