@@ -235,3 +235,20 @@ def test_get_ops_chooses_once_and_honours_deltanet_numba(monkeypatch):
         assert type(get_ops()) is expected and get_ops() is get_ops()
     finally:
         get_ops.cache_clear()
+
+
+def test_a_backend_pickles_by_name_and_comes_back_as_this_process_s(monkeypatch):
+    import pickle
+
+    assert type(pickle.loads(pickle.dumps(NumpyOps()))) is NumpyOps
+    get_ops.cache_clear()
+    try:
+        monkeypatch.setenv("DELTANET_NUMBA", "0")  # a process where numba is turned off
+        assert type(pickle.loads(pickle.dumps(NumbaOps()))) is NumpyOps
+        monkeypatch.delenv("DELTANET_NUMBA")
+        get_ops.cache_clear()
+        pytest.importorskip("numba")
+        if not ops_module.numba_disabled():
+            assert pickle.loads(pickle.dumps(NumbaOps())) is get_ops()
+    finally:
+        get_ops.cache_clear()

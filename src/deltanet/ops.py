@@ -123,6 +123,11 @@ class NumpyOps:
     name = "numpy"
     xp = np  # the array module; a GPU backend would put CuPy here
 
+    def __reduce__(self) -> tuple[Callable[[str], NumpyOps], tuple[str]]:
+        # pickled by name, so a network unpickled in another process gets that process's
+        # backend (numba may be missing there, or turned off)
+        return ops_named, (self.name,)
+
     def rmsprop(
         self, w: Array, g: Array, ms: Array, lr: float, rho: float, eps: float, scratch: Array
     ) -> None:
@@ -567,4 +572,11 @@ def get_ops() -> NumpyOps:
         return NumpyOps()
 
 
-__all__ = ["NumbaOps", "NumpyOps", "get_ops", "softmax"]
+def ops_named(name: str) -> NumpyOps:
+    """The backend called ``name`` in this process: :func:`get_ops`'s if it is that one,
+    otherwise the reference (numba asked for where it is missing or turned off)."""
+    ops = get_ops()
+    return ops if ops.name == name else NumpyOps()
+
+
+__all__ = ["NumbaOps", "NumpyOps", "get_ops", "ops_named", "softmax"]
