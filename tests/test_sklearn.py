@@ -419,9 +419,12 @@ def test_warm_start_continues_the_fitted_network_with_a_new_optimizer(iris):
         est.set_params(hidden_layer_sizes=(9,)).fit(X, y)
     with pytest.raises(DataError, match="the classes of the previous fit"):
         est.set_params(hidden_layer_sizes=(8,)).fit(X[y < 2], y[y < 2])
+    # early stopping may be turned on for the next fit
+    quiet_fit(est.set_params(early_stopping=True, max_iter=2), X, y)
+    assert est.n_iter_ == 5 and len(est.validation_scores_) == 2
     # without warm_start, fit starts over
-    quiet_fit(est.set_params(warm_start=False, max_iter=2), X, y)
-    assert est.n_iter_ == 2
+    quiet_fit(est.set_params(warm_start=False, early_stopping=False), X, y)
+    assert est.n_iter_ == 2 and est.validation_scores_ is None
     np.testing.assert_array_equal(
         est.model_.net.params, quiet_fit(clone(est), X, y).model_.net.params
     )

@@ -181,13 +181,14 @@ class _Stopping:
         est.n_iter_ += 1
         est.loss_curve_.append(float(record["loss"]))
         line = f"Iteration {est.n_iter_}, loss = {record['loss']:.8f}"
+        loss = est.loss_curve_[-1]
+        if not est.early_stopping:  # (a warm start may have turned it on or off)
+            est.best_loss_ = min(math.inf if est.best_loss_ is None else est.best_loss_, loss)
         if self.validation is None:
-            value = -est.loss_curve_[-1]
-            if est.best_loss_ is not None:
-                est.best_loss_ = min(est.best_loss_, est.loss_curve_[-1])
+            value = -loss
         else:
             value = est._validation_score(net, *self.validation)
-            est.validation_scores_.append(value)
+            est.validation_scores_ = [*(est.validation_scores_ or []), value]
             est.best_validation_score_ = max(est.validation_scores_)
             line += f", validation score = {value:.6f}"
             if value > self.best:
