@@ -86,6 +86,18 @@ def test_ema(ops, dtype, rng):
     close(avg, expected, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_add_scaled_rounds_as_numpy_does(ops, dtype, rng):
+    # an L2 penalty's gradient term: bit for bit NumPy's, so runs keep their bytes
+    out, x = (a.reshape(7, 143) for a in arrays(rng, dtype, 2))
+    expected = out + 1e-3 * x
+    ops.add_scaled(out, x, 1e-3)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.add_scaled(out, x[:, :5], 1e-3)
+
+
 def test_updates_refuse_arrays_of_different_shapes(ops):
     w, g = np.zeros(5), np.zeros(4)
     with pytest.raises(ValueError, match="share one shape"):

@@ -506,3 +506,14 @@ def test_the_rest_of_deltanet_never_imports_scikit_learn():
     assert result.returncode == 0, result.stderr
     n_modules, loaded = json.loads(result.stdout)
     assert n_modules > 30 and loaded == []
+
+
+def test_without_scikit_learn_the_module_says_how_to_get_it():
+    code = (
+        "import sys\n"
+        "sys.modules['sklearn'] = None  # as if it were not installed\n"
+        "import deltanet.sklearn\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pip install 'deltanet[sklearn]'" in result.stderr.strip().splitlines()[-1]

@@ -394,7 +394,7 @@ class MLP:
         for i in range(top, -1, -1):
             np.matmul(ws.inputs[i].T, delta, out=self.dW[i])
             if self.l2:
-                self.dW[i] += self.l2 * self.W[i]
+                self.ops.add_scaled(self.dW[i], self.W[i], self.l2)
             if i > 0:
                 prev = ws.deltas[i - 1]
                 np.matmul(delta, self.W[i].T, out=prev)

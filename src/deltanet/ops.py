@@ -213,6 +213,11 @@ class NumpyOps:
         diff *= rate
         avg += diff
 
+    def add_scaled(self, out: Array, x: Array, scale: float) -> None:
+        """``out ← out + scale · x``, in place: an L2 penalty's term of a weight gradient."""
+        _check_flat(out, x)
+        out += scale * x
+
     def softmax_cross_entropy(
         self, z: Array, y: Array, h: Array, delta: Array, scale: float
     ) -> float:
@@ -306,6 +311,11 @@ def _momentum_loop(w, g, v, lr, mu, nesterov):  # pragma: no cover
 def _ema_loop(avg, w, rate):  # pragma: no cover
     for i in range(w.size):
         avg[i] += rate * (w[i] - avg[i])
+
+
+def _add_scaled_loop(out, x, scale):  # pragma: no cover - compiled
+    for i in range(out.size):
+        out[i] += scale * x[i]
 
 
 def _softmax_cross_entropy_loop(z, y, h, delta, scale):  # pragma: no cover - compiled
@@ -407,6 +417,9 @@ class NumbaOps(NumpyOps):
     _adam = _Compiled(_adam_loop, fastmath=True)
     _momentum = _Compiled(_momentum_loop, fastmath=True)
     _ema = _Compiled(_ema_loop, fastmath=True)
+    # without fastmath: the product rounded in the arrays' dtype, then the sum, as NumPy
+    # does, so a run with an L2 penalty keeps its bytes on either backend
+    _add_scaled = _Compiled(_add_scaled_loop, fastmath=False)
     _softmax_cross_entropy = _Compiled(_softmax_cross_entropy_loop, fastmath=False)
     _backprop_hidden = _Compiled(_backprop_hidden_loop, fastmath=False)
 
@@ -526,6 +539,13 @@ class NumbaOps(NumpyOps):
             return super().ema(avg, w, rate)
         _check_flat(avg, w)
         self._ema(avg, w, avg.dtype.type(rate))
+
+    def add_scaled(self, out: Array, x: Array, scale: float) -> None:
+        # one pass over both instead of NumPy's three and a temporary
+        if not self.eligible(out, x):
+            return super().add_scaled(out, x, scale)
+        _check_flat(out, x)
+        self._add_scaled(out.reshape(-1), x.reshape(-1), out.dtype.type(scale))
 
     def softmax_cross_entropy(
         self, z: Array, y: Array, h: Array, delta: Array, scale: float
