@@ -414,13 +414,21 @@ def test_warm_start_continues_the_fitted_network_with_a_new_optimizer(iris):
     net.params = start
     dn.fit(net, X, y, config=est.train_config(4, 3, len(X)), shuffle=False)
     np.testing.assert_array_equal(net.params, est.model_.net.params)
-    # a network of another shape cannot continue this one
+    # a network of another shape cannot continue this one, and a refused fit changes
+    # nothing
+    before = est.model_.net.params.copy(), est.loss_curve_.copy(), est._optimizer
     with pytest.raises(ConfigError, match="layers differ"):
         est.set_params(hidden_layer_sizes=(9,)).fit(X, y)
     with pytest.raises(DataError, match="the classes of the previous fit"):
         est.set_params(hidden_layer_sizes=(8,)).fit(X[y < 2], y[y < 2])
+    with pytest.raises(
+        DataError, match=r"validate on 1 of 10 samples, fewer than the 3 it needs \(one per class\)"
+    ):
+        est.set_params(early_stopping=True).fit(X[::15], y[::15])
+    np.testing.assert_array_equal(est.model_.net.params, before[0])
+    assert est.loss_curve_ == before[1] and est._optimizer is before[2]
     # early stopping may be turned on for the next fit
-    quiet_fit(est.set_params(early_stopping=True, max_iter=2), X, y)
+    quiet_fit(est.set_params(max_iter=2), X, y)
     assert est.n_iter_ == 5 and len(est.validation_scores_) == 2
     # without warm_start, fit starts over
     quiet_fit(est.set_params(warm_start=False, early_stopping=False), X, y)

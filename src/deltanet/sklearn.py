@@ -340,19 +340,21 @@ class _MLP(BaseEstimator):
             multi_output=self._multi_output,
             y_numeric=not isinstance(self, ClassifierMixin),
         )
-        Y = self._targets(y, fresh, incremental, classes)
+        Y, fitted = self._targets(y, fresh, incremental, classes)
         seed = self._seed() if fresh else int(self._rng.integers(np.iinfo(np.int32).max))
-        config = self.train_config(X.shape[1], self._n_outputs(Y), len(X), seed)
-        if fresh:
-            self._start(config)
-        else:
-            self._continue(config)
-        if not incremental or self._optimizer is None:
-            self._optimizer = config.make_optimizer()
-        X = self.model_.prepare(X)  # a loaded model's standardization, if it has one
+        config = self.train_config(X.shape[1], Y.shape[1], len(X), seed)
+        if not fresh:
+            self._check_continuation(config)
+            X = self.model_.prepare(X)  # a loaded model's standardization, if it has one
         validation = None
         if self.early_stopping and not incremental:
             X, Y, validation = self._hold_out(X, Y, seed)
+        # everything is checked: from here on the estimator changes
+        if fresh:
+            self._start(config, fitted)
+        self.model_.net.l2 = config.l2  # alpha / batch_size: the batch size may differ
+        if not incremental or self._optimizer is None:
+            self._optimizer = config.make_optimizer()
         stopped = self._train(X, Y, config, seed, validation, 1 if incremental else self.max_iter)
         if not (incremental or stopped):
             warnings.warn(
@@ -363,8 +365,11 @@ class _MLP(BaseEstimator):
             )
         return self
 
-    def _start(self, config: TrainConfig) -> None:
-        """A new network and history for ``config``."""
+    def _start(self, config: TrainConfig, fitted: dict[str, Any]) -> None:
+        """A new network for ``config``, a new history, and the ``fitted`` attributes
+        that describe the targets."""
+        for name, value in fitted.items():
+            setattr(self, name, value)
         self.model_ = Model(config.make_network())
         self._rng = np.random.default_rng(config.seed)  # seeds the later calls' trainers
         self._optimizer: Optimizer | None = None
@@ -374,8 +379,9 @@ class _MLP(BaseEstimator):
         self.validation_scores_: list[float] | None = [] if self.early_stopping else None
         self.best_validation_score_: float | None = -math.inf if self.early_stopping else None
 
-    def _continue(self, config: TrainConfig) -> None:
-        """Check that ``config`` describes the fitted network, whose training goes on."""
+    def _check_continuation(self, config: TrainConfig) -> None:
+        """That ``config`` describes the fitted network, whose training goes on (its
+        ``l2`` may differ: ``alpha / batch_size`` changes with the batch size)."""
         net = self.model_.net
         mine, theirs = net.to_config(), architecture(config)
         differ = [k for k in mine if k != "l2" and mine[k] != theirs[k]]
@@ -384,22 +390,27 @@ class _MLP(BaseEstimator):
                 f"the fitted network is {net}; the parameters now describe another "
                 f"({', '.join(differ)} differ): fit with warm_start=False to start over"
             )
-        net.l2 = config.l2  # alpha / batch_size: the batch size may have changed
 
     def _hold_out(
         self, X: np.ndarray, Y: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """scikit-learn's split for early stopping: ``validation_fraction`` of the rows,
         stratified for a classifier."""
-        stratify = Y if isinstance(self, ClassifierMixin) else None
+        classifier = isinstance(self, ClassifierMixin)
+        held, need = math.ceil(self.validation_fraction * len(X)), 2
+        if classifier:
+            need = max(need, Y.shape[1])  # one per class
+        if held < need:
+            raise DataError(
+                f"early stopping would validate on {held} of {len(X)} samples, fewer than "
+                f"the {need} it needs{' (one per class)' if classifier else ''}: raise "
+                "validation_fraction or give more data"
+            )
+        # by class index, which orders the classes as their labels do: scikit-learn's split
+        stratify = Y.argmax(axis=1) if classifier else None
         X, X_val, Y, Y_val = train_test_split(
             X, Y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
-        if len(X_val) < 2:
-            raise DataError(
-                f"early stopping would validate on {len(X_val)} sample: increase "
-                "validation_fraction or give more data"
-            )
         return X, Y, (X_val, Y_val)
 
     def _train(
@@ -477,10 +488,11 @@ class _MLP(BaseEstimator):
     # the subclasses' parts
     _multi_output: ClassVar[bool] = False
 
-    def _targets(self, y: np.ndarray, fresh: bool, incremental: bool, classes: Any) -> np.ndarray:
-        raise NotImplementedError
-
-    def _n_outputs(self, Y: np.ndarray) -> int:
+    def _targets(
+        self, y: np.ndarray, fresh: bool, incremental: bool, classes: Any
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """``y`` checked, as the network's ``(N, K)`` targets, and the attributes that
+        describe them, for a fresh fit to set (nothing is changed here)."""
         raise NotImplementedError
 
     def _validation_score(self, net: MLP, X: np.ndarray, Y: np.ndarray) -> float:
@@ -534,8 +546,11 @@ class MLPClassifier(ClassifierMixin, _MLP):
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, incremental=True, classes=classes)
 
-    def _targets(self, y: np.ndarray, fresh: bool, incremental: bool, classes: Any) -> np.ndarray:
-        """Class indices ``(N,)`` into :attr:`classes_` (set on a fresh fit)."""
+    def _targets(
+        self, y: np.ndarray, fresh: bool, incremental: bool, classes: Any
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """One-hot rows ``(N, K)`` over :attr:`classes_`: on a fresh fit the sorted
+        labels of ``y``, or of ``classes`` in a first ``partial_fit``."""
         check_classification_targets(y)
         seen = unique_labels(y)
         if fresh:
@@ -554,11 +569,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
         new = np.setdiff1d(seen, known)
         if new.size:
             raise DataError(f"y has classes not in classes_ {known.tolist()}: {new.tolist()}")
-        self.classes_ = known
-        return np.searchsorted(known, y)
-
-    def _n_outputs(self, Y: np.ndarray) -> int:
-        return len(self.classes_)
+        return np.eye(len(known), dtype=np.int8)[np.searchsorted(known, y)], {"classes_": known}
 
     def _validation_score(self, net: MLP, X: np.ndarray, Y: np.ndarray) -> float:
         return 1.0 - net.error_rate(X, Y)
@@ -598,16 +609,14 @@ class MLPRegressor(RegressorMixin, _MLP):
         self._validate_params()
         return self._fit(X, y, incremental=True)
 
-    def _targets(self, y: np.ndarray, fresh: bool, incremental: bool, classes: Any) -> np.ndarray:
+    def _targets(
+        self, y: np.ndarray, fresh: bool, incremental: bool, classes: Any
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Targets as ``(N, K)``."""
         Y = y.reshape(len(y), -1)
         if not fresh and Y.shape[1] != self.n_outputs_:
             raise DataError(f"y has {Y.shape[1]} targets, the network predicts {self.n_outputs_}")
-        self.n_outputs_ = Y.shape[1]
-        return Y
-
-    def _n_outputs(self, Y: np.ndarray) -> int:
-        return Y.shape[1]
+        return Y, {"n_outputs_": Y.shape[1]}
 
     def _validation_score(self, net: MLP, X: np.ndarray, Y: np.ndarray) -> float:
         return float(r2_score(Y, net.predict_proba(X).astype(np.float64)))
