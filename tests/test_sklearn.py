@@ -394,7 +394,10 @@ def test_partial_fit_is_one_epoch_that_keeps_the_optimizer(iris):
     assert steps.loss_curve_ == whole.loss_curve_ and steps.n_iter_ == 3
     with pytest.raises(DataError, match=r"classes not in classes_ \[0, 1, 2\]: \[7\]"):
         steps.partial_fit(X[:2], [0, 7])
-    assert steps.n_iter_ == 3
+    with pytest.raises(DataError, match=r"classes=\[0, 1, 2, 7\] is not what the first"):
+        steps.partial_fit(X[:2], [0, 7], classes=[0, 1, 2, 7])
+    steps.partial_fit(X[:2], [0, 0], classes=[2, 1, 0])  # the same, in any order
+    assert steps.n_iter_ == 4
 
 
 def test_partial_fit_takes_a_class_missing_from_its_first_batch(iris):

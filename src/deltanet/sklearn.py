@@ -561,6 +561,11 @@ class MLPClassifier(ClassifierMixin, _MLP):
                 )
         else:
             known = self.classes_
+            if classes is not None and not np.array_equal(unique_labels(classes), known):
+                raise DataError(
+                    f"classes={unique_labels(classes).tolist()} is not what the first "
+                    f"partial_fit gave: {known.tolist()}"
+                )
             if self.warm_start and not incremental and set(seen) != set(known):
                 raise DataError(
                     "with warm_start, y must have the classes of the previous fit: "
