@@ -220,6 +220,7 @@ class _MLP(BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list]] = _parameter_constraints()
     _loss: ClassVar[str] = "cross_entropy"
     _output: ClassVar[str | None] = None
+    _multi_output: ClassVar[bool] = False  # y may have several columns
 
     def __init__(
         self,
@@ -437,8 +438,8 @@ class _MLP(BaseEstimator):
             progress=bool(self.verbose),
             log=_discard,
         )
-        stopping = _Stopping(self, self.tol, self.n_iter_no_change, validation)
-        stopping.say = _say if self.verbose else None
+        say = _say if self.verbose else None
+        stopping = _Stopping(self, self.tol, self.n_iter_no_change, validation, say=say)
         history = trainer.run([stopping])
         if stopping.best_params is not None:
             net.params = stopping.best_params
@@ -486,8 +487,6 @@ class _MLP(BaseEstimator):
         return tags
 
     # the subclasses' parts
-    _multi_output: ClassVar[bool] = False
-
     def _targets(
         self, y: np.ndarray, fresh: bool, incremental: bool, classes: Any
     ) -> tuple[np.ndarray, dict[str, Any]]:
