@@ -1,11 +1,13 @@
 import os
 
+# Tiny matrices: BLAS threads only add overhead and noise in tests.  Set before anything
+# imports NumPy (matplotlib does), or OpenBLAS has already started its threads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
-# Tiny matrices: BLAS threads only add overhead and noise in tests.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

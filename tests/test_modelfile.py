@@ -310,3 +310,26 @@ def test_feature_names_round_trip_under_the_digest(tmp_path):
     dn.save_model(model, tmp_path / "m.safetensors")
     back = dn.load_model(tmp_path / "m.safetensors")
     assert back.feature_names == ("age", "income") and back.classes == ("no", "yes")
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ('{"epochs": 3, "loss_curve_": [0.5]}', {"epochs": 3, "loss_curve_": [0.5]}),
+        ("[1, 2]", {}),  # not an object
+        ("{not json", {}),
+        (None, {}),  # no training metadata at all
+    ],
+)
+def test_read_model_gives_the_training_record_beside_the_model(path, net, stored, read):
+    # the record is not covered by the digest: it may be anything, the model still loads
+    def change(metadata, tensors):
+        if stored is None:
+            del metadata["training"]
+        else:
+            metadata["training"] = stored
+
+    rewrite(path, change)
+    model, training = modelfile.read_model(path)
+    np.testing.assert_array_equal(model.net.params, net.params)
+    assert training == read

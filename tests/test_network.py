@@ -387,3 +387,20 @@ def test_importing_the_network_imports_no_higher_layer():
     assert "deltanet.network" in loaded
     for higher in ("deltanet.training", "deltanet.modelfile", "deltanet.cli", "deltanet.rundir"):
         assert higher not in loaded, f"importing deltanet.network imported {higher}"
+
+
+def test_an_unpickled_network_trains_like_the_original(rng):
+    # W, b, dW, db must come back as views into params and grad: as copies, a step would
+    # move params while the forward pass kept using the old weights
+    import pickle
+
+    X, y = batch(rng, 30, 5, 3)
+    net = dn.MLP([5, 4, 3], dtype="float64", seed=1)
+    net.predict(X)  # workspaces exist: they are not pickled
+    twin = pickle.loads(pickle.dumps(net))
+    assert all(np.shares_memory(w, twin.params) for w in (*twin.W, *twin.b))
+    assert all(np.shares_memory(g, twin.grad) for g in (*twin.dW, *twin.db))
+    for model in (net, twin):
+        dn.fit(model, X, y, epochs=2, batch_size=10, optimizer="adam", seed=3)
+    np.testing.assert_array_equal(twin.params, net.params)
+    np.testing.assert_array_equal(twin.predict_proba(X), net.predict_proba(X))

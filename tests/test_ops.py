@@ -88,6 +88,18 @@ def test_ema(ops, dtype, rng):
     close(avg, expected, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_add_scaled_rounds_as_numpy_does(ops, dtype, rng):
+    # an L2 penalty's gradient term: bit for bit NumPy's, so runs keep their bytes
+    out, x = (a.reshape(7, 143) for a in arrays(rng, dtype, 2))
+    expected = out + 1e-3 * x
+    ops.add_scaled(out, x, 1e-3)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.add_scaled(out, x[:, :5], 1e-3)
+
+
 def test_updates_refuse_arrays_of_different_shapes(ops):
     w, g = np.zeros(5), np.zeros(4)
     with pytest.raises(ValueError, match="share one shape"):
@@ -360,3 +372,20 @@ def test_a_numba_that_cannot_be_imported_leaves_training_to_numpy(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+def test_a_backend_pickles_by_name_and_comes_back_as_this_process_s(monkeypatch):
+    import pickle
+
+    assert type(pickle.loads(pickle.dumps(NumpyOps()))) is NumpyOps
+    get_ops.cache_clear()
+    try:
+        monkeypatch.setenv("DELTANET_NUMBA", "0")  # a process where numba is turned off
+        assert type(pickle.loads(pickle.dumps(NumbaOps()))) is NumpyOps
+        monkeypatch.delenv("DELTANET_NUMBA")
+        get_ops.cache_clear()
+        pytest.importorskip("numba")
+        if not ops_module.numba_disabled():
+            assert pickle.loads(pickle.dumps(NumbaOps())) is get_ops()
+    finally:
+        get_ops.cache_clear()

@@ -55,6 +55,7 @@ __all__ = [
     "load",
     "load_checkpoint",
     "load_model",
+    "read_model",
     "save",
     "save_checkpoint",
     "save_model",
@@ -292,7 +293,24 @@ def load_model(path: str | os.PathLike[str]) -> Model:
     A file written by :func:`save` gives a model without class labels, picture shape or
     standardization.
     """
+    return read_model(path)[0]
+
+
+def read_model(path: str | os.PathLike[str]) -> tuple[Model, dict[str, Any]]:
+    """:func:`load_model`'s model, and the ``training`` metadata saved beside it: what
+    it was trained with, for people to read and not covered by the digest, so the
+    caller validates whatever it uses of it (``{}`` when it is missing or not a JSON
+    object)."""
     tensors, metadata = _read(path)
+    try:
+        training = json.loads(metadata.get("training", "{}"))
+    except (ValueError, RecursionError):
+        training = {}
+    return _model(path, tensors, metadata), training if isinstance(training, dict) else {}
+
+
+def _model(path: str | os.PathLike[str], tensors: dict[str, np.ndarray], metadata: dict) -> Model:
+    """The model a file's tensors and metadata hold, checked."""
     keys = ("architecture", "model") if "model" in metadata else ("architecture",)
     covered = _covered(path, tensors, metadata, FORMAT, keys)
     inputs = {k: tensors.pop(k) for k in INPUT_TENSORS if k in tensors}

@@ -256,6 +256,22 @@ class MLP:
         for b in self.b:
             b.fill(0)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # W, b, dW and db are views into params and grad: pickled on their own they would
+        # come back as copies that training no longer moves.  They are rebuilt instead,
+        # with empty workspaces.
+        state = self.__dict__.copy()
+        for name in ("W", "b", "dW", "db", "_workspaces", "_tape"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.W, self.b = self._split(self._params)
+        self.dW, self.db = self._split(self.grad)
+        self._workspaces = OrderedDict()
+        self._tape = None
+
     def copy(self, dtype: str | None = None) -> MLP:
         """A deep copy, optionally converted to another dtype."""
         net = MLP.__new__(MLP)
@@ -382,7 +398,7 @@ class MLP:
         for i in range(top, -1, -1):
             np.matmul(ws.inputs[i].T, delta, out=self.dW[i])
             if self.l2:
-                self.dW[i] += self.l2 * self.W[i]
+                self.ops.add_scaled(self.dW[i], self.W[i], self.l2)
             if i > 0:
                 prev = ws.deltas[i - 1]
                 np.matmul(delta, self.W[i].T, out=prev)

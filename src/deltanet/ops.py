@@ -198,6 +198,11 @@ class NumpyOps:
     name = "numpy"
     xp = np  # the array module; a GPU backend would put CuPy here
 
+    def __reduce__(self) -> tuple[Callable[[str], NumpyOps], tuple[str]]:
+        # pickled by name, so a network unpickled in another process gets that process's
+        # backend (numba may be missing there, or turned off)
+        return ops_named, (self.name,)
+
     def rmsprop(
         self,
         w: Array,
@@ -300,6 +305,11 @@ class NumpyOps:
         diff = w - avg
         diff *= rate
         avg += diff
+
+    def add_scaled(self, out: Array, x: Array, scale: float) -> None:
+        """``out ← out + scale · x``, in place: an L2 penalty's term of a weight gradient."""
+        _check_flat(out, x)
+        out += scale * x
 
     def softmax_cross_entropy(
         self, z: Array, y: Array, h: Array, delta: Array, scale: float
@@ -460,6 +470,11 @@ def _momentum_loop(w, g, v, lr, mu, nesterov):  # pragma: no cover
 def _ema_loop(avg, w, rate):  # pragma: no cover
     for i in range(w.size):
         avg[i] += rate * (w[i] - avg[i])
+
+
+def _add_scaled_loop(out, x, scale):  # pragma: no cover - compiled
+    for i in range(out.size):
+        out[i] += scale * x[i]
 
 
 def _softmax_cross_entropy_loop(z, y, h, delta, scale):  # pragma: no cover - compiled
@@ -643,6 +658,9 @@ class NumbaOps(NumpyOps):
     _adam_average = _Compiled(_adam_average_loop, fastmath=True)
     _momentum = _Compiled(_momentum_loop, fastmath=True)
     _ema = _Compiled(_ema_loop, fastmath=True)
+    # without fastmath: the product rounded in the arrays' dtype, then the sum, as NumPy
+    # does, so a run with an L2 penalty keeps its bytes on either backend
+    _add_scaled = _Compiled(_add_scaled_loop, fastmath=False)
     _softmax_cross_entropy = _Compiled(_softmax_cross_entropy_loop, fastmath=False)
     _backprop_hidden = _Compiled(_backprop_hidden_loop, fastmath=False)
     _warp = _Compiled(_warp_loop, fastmath=False)
@@ -776,6 +794,13 @@ class NumbaOps(NumpyOps):
         _check_flat(avg, w)
         self._ema(avg, w, avg.dtype.type(rate))
 
+    def add_scaled(self, out: Array, x: Array, scale: float) -> None:
+        # one pass over both instead of NumPy's three and a temporary
+        if not self.eligible(out, x):
+            return super().add_scaled(out, x, scale)
+        _check_flat(out, x)
+        self._add_scaled(out.reshape(-1), x.reshape(-1), out.dtype.type(scale))
+
     def softmax_cross_entropy(
         self, z: Array, y: Array, h: Array, delta: Array, scale: float
     ) -> float:
@@ -890,4 +915,11 @@ def get_ops() -> NumpyOps:
         return NumpyOps()
 
 
-__all__ = ["NumbaOps", "NumpyOps", "get_ops", "softmax"]
+def ops_named(name: str) -> NumpyOps:
+    """The backend called ``name`` in this process: :func:`get_ops`'s if it is that one,
+    otherwise the reference (numba asked for where it is missing or turned off)."""
+    ops = get_ops()
+    return ops if ops.name == name else NumpyOps()
+
+
+__all__ = ["NumbaOps", "NumpyOps", "get_ops", "ops_named", "softmax"]
