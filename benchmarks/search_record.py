@@ -26,6 +26,12 @@ CANDIDATES = {
         "augment": "elastic-strong"
     },
     "F: input dropout 0.1": {"input_dropout": 0.1},
+    "G: 784-1200-1200-10, dropout 0.4, batch 200, lr 0.002": {
+        "layers": (784, 1200, 1200, 10),
+        "dropout": 0.4,
+        "batch_size": 200,
+        "lr": 0.002,
+    },
 }
 
 
