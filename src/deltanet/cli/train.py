@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 import warnings
 from typing import Any
-
-import numpy as np
 
 from deltanet.cli import _args
 from deltanet.config import TrainConfig
@@ -186,25 +183,12 @@ class _Job:
 
     def info(self) -> dict[str, Any]:
         """What config.json records beside the config."""
-        from deltanet import __version__
+        from deltanet.training import run_info
 
-        t = self.trainer
-        return {
-            "deltanet": __version__,
-            "optimizer": repr(t.opt),
-            "preset": self.args.preset,
-            "data": {
-                "train": len(t.X),
-                "validation": 0 if t.X_val is None else len(t.X_val),
-                "test": len(self.data.X_test),
-                "source": self.config.data or "embedded MNIST",
-            },
-            "machine": {
-                "python": platform.python_version(),
-                "cpu": platform.processor() or platform.machine(),
-                "threads": self.args.threads,
-            },
-        }
+        test_size = len(self.data.X_test)
+        return run_info(
+            self.trainer, self.config, test_size, self.args.threads, preset=self.args.preset
+        )
 
     def header(self, where: Any) -> str:
         t, c = self.trainer, self.config
@@ -239,18 +223,9 @@ class _Job:
 
     def metrics(self, history: Any, seconds: float) -> dict[str, Any]:
         """The final errors, with the weights kept (the best or averaged ones)."""
-        net, t = self.net, self.trainer
-        return {
-            "train_error": net.error_rate(t.X, t.labels),
-            "val_error": None if t.X_val is None else net.error_rate(t.X_val, t.labels_val),
-            "test_error": net.error_rate(self.data.X_test, self.data.y_test),
-            "epochs": len(history),
-            "best_epoch": history.best_epoch,
-            "seconds_per_epoch": float(np.median(history["seconds"])) if len(history) else None,
-            "seconds": seconds,
-            "stop_reason": history.stop_reason,
-            "outcome": history.outcome.value,
-        }
+        from deltanet.training import final_metrics
+
+        return final_metrics(self.trainer, history, seconds, (self.data.X_test, self.data.y_test))
 
 
 def final_table(metrics: dict[str, Any], run_dir: Any) -> str:
