@@ -250,3 +250,16 @@ def test_help_teaches_the_default_space_and_many_machines():
     assert "{median,hyperband,none}" in text
     assert "lr           0.0001 .. 0.1 (log-uniform)" in text
     assert "postgresql+psycopg://" in text
+
+
+def test_without_the_sweep_extra_the_command_says_what_to_install():
+    code = (
+        "import sys; sys.modules['optuna'] = None; from deltanet.cli import main; "
+        "sys.exit(main(['sweep', '--study', 's', '--trials', '1']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "deltanet sweep: error: sweeps need Optuna, SQLAlchemy and psycopg: "
+        "pip install 'deltanet[sweep]'"
+    )

@@ -35,11 +35,6 @@ from deltanet.config import CONSTRAINTS, TrainConfig
 from deltanet.constraints import Integer
 from deltanet.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 takes tomli (the sweep extra installs it)
-    import tomli as tomllib
-
 # epochs of a trial unless told otherwise: short runs rank settings, the winner is then
 # trained for longer with `deltanet train`
 EPOCHS = 5
@@ -153,6 +148,10 @@ class SearchSpace:
         """:data:`DEFAULT`, changed by the TOML file at ``path`` if one is given."""
         if path is None:
             return DEFAULT
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10 takes tomli (the sweep extra installs it)
+            import tomli as tomllib
         try:
             entries = tomllib.loads(Path(path).read_text())
         except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:

@@ -317,6 +317,15 @@ class _Worker:
             self.study.optimize(self.objective, n_trials=1, gc_after_trial=False)
         except _Surplus:
             pass
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # this worker stalled past the grace period (a suspended machine, say): the
+            # study failed its trial and queued it again, and the retry owns it now
+            if self.current is not None:
+                number, path, _ = self.current
+                self.display.say(
+                    f"trial {number} was failed by another worker while this one stalled; "
+                    f"what it trained is in {path}, its retry counts instead"
+                )
         except KeyboardInterrupt:
             if self.current is not None:
                 number, path, reporter = self.current
