@@ -2,8 +2,11 @@
 worker processes against one PostgreSQL study on this machine.
 
     python benchmarks/sweep_mnist.py [--trials 40] [--epochs 5] [--workers 2]
+                                     [--train-images 20000] [--val-size 5000]
 
-It starts a throwaway PostgreSQL server (the one the tests start: tests/pgserver.py),
+The trials train on the first ``--train-images`` of MNIST's training images less the
+last ``--val-size`` of those, which validate (``--data`` and a one-line ``--space``
+file); the 10,000 test images are all kept for the final number.  It starts a throwaway PostgreSQL server (the one the tests start: tests/pgserver.py),
 runs ``deltanet sweep`` in ``--workers`` processes with one BLAS thread each, times the
 whole sweep, copies the plots into docs/, prints the best trial's flags
 (``deltanet sweep --best``) and then, once, the chosen trial's test error
@@ -22,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from helpers import mnist_subset  # noqa: E402
 from pgserver import Server, find_bin  # noqa: E402
 
 
@@ -34,6 +38,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--train-images", type=int, default=20_000)
+    parser.add_argument("--val-size", type=int, default=5_000)
     parser.add_argument("--study", default="mnist")
     parser.add_argument("--out", type=Path, default=Path("runs/docs-sweep"))
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
@@ -44,10 +50,13 @@ def main() -> None:
     server = Server(bindir)
     try:
         url = server.create_database("sweeps")
+        args.out.mkdir(parents=True, exist_ok=True)
+        data = mnist_subset(args.out / "data", args.train_images, 10_000)
+        space = args.out / "space.toml"
+        space.write_text(f"val_size = {args.val_size}\n")
         sweep = ["sweep", "--study", args.study, "--trials", str(args.trials)]
         sweep += ["--epochs", str(args.epochs), "--storage", url, "--out", str(args.out)]
-        sweep += ["--threads", "1", "--quiet"]
-        args.out.mkdir(parents=True, exist_ok=True)
+        sweep += ["--data", str(data), "--space", str(space), "--threads", "1", "--quiet"]
         t0 = time.perf_counter()
         workers = []
         for i in range(args.workers):

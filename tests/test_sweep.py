@@ -149,3 +149,24 @@ def test_a_study_that_has_its_trials_runs_none(tmp_path, mnist_small):
     more = dn.sweep("s", 3, out=tmp_path / "out", report=False, **kwargs)
     assert [t.number for t in more.study.trials] == [0, 1, 2]
     assert json.loads((tmp_path / "out" / "trial-0002" / "metrics.json").read_text())["epochs"]
+
+
+def test_a_trial_is_never_pruned_after_its_last_epoch():
+    """Stopping a trial that has trained every epoch saves nothing and throws away a
+    complete result: the pruner is asked after every epoch but the last."""
+    from deltanet.sweep import _Display, _Reporter
+
+    class Hopeless:
+        number, reports = 0, []
+
+        def report(self, value, step):
+            self.reports.append((step, value))
+
+        def should_prune(self):
+            return True
+
+    trial = Hopeless()
+    reporter = _Reporter(trial, _Display(False, None, 1, "s"), epochs=3)
+    assert reporter({"epoch": 3, "val_error": 0.5}) is False and reporter.pruned_at is None
+    assert reporter({"epoch": 2, "val_error": 0.5}) is True and reporter.pruned_at == 2
+    assert trial.reports == [(3, 0.5), (2, 0.5)]

@@ -270,7 +270,8 @@ class _Reporter:
             f"trial {self.trial.number}: epoch {step}/{self.epochs}, "
             f"val {100 * record['val_error']:.2f}%"
         )
-        if self.trial.should_prune():
+        # after its last epoch a trial has cost all it will: it completes
+        if step < self.epochs and self.trial.should_prune():
             self.pruned_at = step
             return True
         return False

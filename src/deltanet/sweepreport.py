@@ -25,6 +25,7 @@ PICTURES = {
     "param_importances.png": "Parameter importances (fANOVA)",
     "parallel_coordinate.png": "Parallel coordinates",
 }
+SIZES = {"parallel_coordinate.png": (15, 6)}  # inches
 TOP = 10
 MIN_FOR_IMPORTANCES = 3  # complete trials before fANOVA has anything to say
 
@@ -126,14 +127,15 @@ def pictures(study: optuna.Study) -> dict[str, bytes]:
     from deltanet import plots
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    draw = {"optimization_history.png": lambda: vis.plot_optimization_history(study)}
+    what = {"target_name": "validation error"}
+    draw = {"optimization_history.png": lambda: vis.plot_optimization_history(study, **what)}
     if len(complete) >= MIN_FOR_IMPORTANCES:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         draw["param_importances.png"] = lambda: vis.plot_param_importances(
-            study, evaluator=evaluator
+            study, evaluator=evaluator, **what
         )
     if complete:
-        draw["parallel_coordinate.png"] = lambda: vis.plot_parallel_coordinate(study)
+        draw["parallel_coordinate.png"] = lambda: vis.plot_parallel_coordinate(study, **what)
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -145,7 +147,8 @@ def pictures(study: optuna.Study) -> dict[str, bytes]:
             except (ValueError, RuntimeError):  # nothing it can draw from these trials
                 continue
             fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
-            fig.set_size_inches(10, 5.5)
+            # one axis per parameter: the parallel coordinates need the width
+            fig.set_size_inches(*SIZES.get(name, (10, 5.5)))
             out[name] = plots.figure_bytes(fig)
     return out
 
