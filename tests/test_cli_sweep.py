@@ -175,6 +175,8 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_retried_and_resumed(
     (retry,) = [t for t in study.trials if t.system_attrs.get("failed_trial") == 0]
     assert retry.state == TrialState.COMPLETE and retry.params == killed.params
     assert retry.user_attrs["run_dir"] == str(first.resolve())
+    print("trials:", [(t.number, t.state.name, t.system_attrs.get("failed_trial"),
+                       t.user_attrs.get("outcome")) for t in study.trials])  # fmt: skip
     resumed_after = int(retry.user_attrs["outcome"].split("epoch ")[1].rstrip(")"))
     assert resumed_after >= epochs_at_kill  # from its checkpoint, not from scratch
     assert len(RunDir.read(first).history()) == 8

@@ -122,17 +122,21 @@ def open_storage(url: str | None = None, heartbeat: int = 10) -> optuna.storages
                     grace_period=GRACE * heartbeat,
                     heartbeat_stale_trial_callback=retry,
                 )
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
-            # another worker is creating the same tables right now
+        except sqlalchemy.exc.DBAPIError as exc:
+            # another worker creating the same tables right now: PostgreSQL says so with
+            # an integrity or programming error, SQLite with an operational one
+            racing = isinstance(
+                exc, sqlalchemy.exc.IntegrityError | sqlalchemy.exc.ProgrammingError
+            ) or "already exists" in str(exc.orig)
+            if not racing:
+                raise UserError(
+                    f"{shown(url)}: cannot open the database ({_first_line(exc)})"
+                ) from None
             if attempt == CREATE_TRIES - 1:
                 raise UserError(
                     f"{shown(url)}: cannot create the study tables ({exc.orig})"
                 ) from None
             time.sleep(0.2 * (attempt + 1))
-        except sqlalchemy.exc.OperationalError as exc:
-            raise UserError(
-                f"{shown(url)}: cannot open the database ({_first_line(exc)})"
-            ) from None
         except ImportError as exc:
             raise UserError(f"{shown(url)}: no database driver for it ({exc.__cause__})") from None
         except sqlalchemy.exc.ArgumentError as exc:  # a dialect SQLAlchemy does not know
