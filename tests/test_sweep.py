@@ -170,3 +170,16 @@ def test_a_trial_is_never_pruned_after_its_last_epoch():
     assert reporter({"epoch": 3, "val_error": 0.5}) is False and reporter.pruned_at is None
     assert reporter({"epoch": 2, "val_error": 0.5}) is True and reporter.pruned_at == 2
     assert trial.reports == [(3, 0.5), (2, 0.5)]
+
+
+def test_timeout_hyperband_and_the_progress_bar(tmp_path, mnist_small, capsys):
+    kwargs = {"storage": sqlite(tmp_path), "space": SMALL, "epochs": 2, "data": mnist_small}
+    late = dn.sweep("late", 3, timeout=1e-9, out=tmp_path / "late", **kwargs)
+    assert late.counts["done"] == 0 and late.best is None  # no trial starts after it
+    assert "no complete trial yet" in late.table()
+    assert [p.name for p in late.report] == ["sweep.html"]  # nothing to plot yet
+    banded = dn.sweep("banded", 2, pruner="hyperband", out=tmp_path / "hb", report=False,
+                      progress=True, **kwargs)  # fmt: skip
+    assert banded.counts["done"] == 2
+    err = capsys.readouterr().err
+    assert "sweep banded" in err and "2/2" in err  # the bar counts the study's trials

@@ -127,6 +127,8 @@ def pictures(study: optuna.Study) -> dict[str, bytes]:
     from deltanet import plots
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return {}
     what = {"target_name": "validation error"}
     draw = {"optimization_history.png": lambda: vis.plot_optimization_history(study, **what)}
     if len(complete) >= MIN_FOR_IMPORTANCES:
@@ -134,8 +136,7 @@ def pictures(study: optuna.Study) -> dict[str, bytes]:
         draw["param_importances.png"] = lambda: vis.plot_param_importances(
             study, evaluator=evaluator, **what
         )
-    if complete:
-        draw["parallel_coordinate.png"] = lambda: vis.plot_parallel_coordinate(study, **what)
+    draw["parallel_coordinate.png"] = lambda: vis.plot_parallel_coordinate(study, **what)
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
