@@ -20,8 +20,8 @@ What a trial is, and what the sweep promises:
   retry callback queues it again with the same settings, and a worker that can see its
   run directory resumes it from its last checkpoint (see :mod:`deltanet.storage`).  A
   trial's directory holds ``metrics.json`` only once it has finished;
-* ^C stops a worker after its trial's last epoch was checkpointed: the trial is failed
-  and queued again like a dead worker's, to be resumed where it stopped;
+* ^C stops a worker once the epoch in progress is checkpointed (a second ^C at once):
+  the trial is failed and queued again like a dead worker's, to be resumed there;
 * ``trials`` counts the whole study: workers stop when it holds that many finished
   trials, wait while the last ones run elsewhere (one may die and need a retry), and a
   trial that two workers start at the same moment beyond the count is not run (it is
@@ -34,7 +34,9 @@ import contextlib
 import json
 import math
 import re
+import signal
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -72,6 +74,36 @@ SPACE_ATTR = "deltanet.space"  # the study's record of what its workers search
 
 class _Surplus(Exception):
     """A trial started beyond the study's count: it is not run."""
+
+
+class _Stopped(Exception):
+    """^C: the trial stops after the epoch it had checkpointed last."""
+
+
+class _StopRequest:
+    """^C during a sweep.  The first asks the worker to stop once the epoch in progress
+    is checkpointed (Python's own KeyboardInterrupt can land anywhere, even where it is
+    swallowed, such as a library's clean-up); a second one stops it at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread receives signals
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            self.requested = True
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)
@@ -258,8 +290,8 @@ class _Display:
 class _Reporter:
     """The trainer's callback: each epoch's validation error to the pruner."""
 
-    def __init__(self, trial: optuna.Trial, display: _Display, epochs: int):
-        self.trial, self.display, self.epochs = trial, display, epochs
+    def __init__(self, trial: optuna.Trial, display: _Display, epochs: int, stop: _StopRequest):
+        self.trial, self.display, self.epochs, self.stop = trial, display, epochs, stop
         self.pruned_at: int | None = None
         self.done = 0
 
@@ -270,6 +302,8 @@ class _Reporter:
             f"trial {self.trial.number}: epoch {step}/{self.epochs}, "
             f"val {100 * record['val_error']:.2f}%"
         )
+        if self.stop.requested and step < self.epochs:
+            raise _Stopped  # the trainer checkpointed this epoch before calling back
         # after its last epoch a trial has cost all it will: it completes
         if step < self.epochs and self.trial.should_prune():
             self.pruned_at = step
@@ -295,12 +329,20 @@ class _Worker:
         self.study, self.storage, self.space, self.data = study, storage, space, data
         self.out, self.trials, self.threads, self.poll = out, trials, threads, poll
         self.display = display
+        self.stop = _StopRequest()
         self.host = socket.gethostname()
         self.current: tuple[int, Path, _Reporter] | None = None
 
     def run(self, deadline: float | None) -> None:
-        """Run trials until the study has its count (or ``deadline`` passes)."""
+        """Run trials until the study has its count (or ``deadline`` passes); ^C stops
+        after the epoch in progress (KeyboardInterrupt)."""
+        with self.stop.installed():
+            self._run(deadline)
+
+    def _run(self, deadline: float | None) -> None:
         while deadline is None or time.monotonic() < deadline:
+            if self.stop.requested:
+                raise KeyboardInterrupt
             storages.fail_stale_trials(self.study)
             tally = counts(self.study)
             self.display.status("", tally["done"])
@@ -327,7 +369,7 @@ class _Worker:
                     f"trial {number} was failed by another worker while this one stalled; "
                     f"what it trained is in {path}, its retry counts instead"
                 )
-        except KeyboardInterrupt:
+        except (_Stopped, KeyboardInterrupt):
             if self.current is not None:
                 number, path, reporter = self.current
                 storages.retry(self.study, self.storage, number)
@@ -335,7 +377,7 @@ class _Worker:
                     f"trial {number} stopped after epoch {reporter.done}; its checkpoint is in "
                     f"{path}: it is queued for the next worker to resume"
                 )
-            raise
+            raise KeyboardInterrupt from None
 
     # ------------------------------------------------------------------ one trial
     def objective(self, trial: optuna.Trial) -> float:
@@ -344,7 +386,7 @@ class _Worker:
         if self.data.path is not None:
             config = config.replace(data=self.data.path)
         trainer = Trainer.from_config(config.make_network(), self.data.X, self.data.y, config)
-        reporter = _Reporter(trial, self.display, config.epochs)
+        reporter = _Reporter(trial, self.display, config.epochs, self.stop)
         t0 = time.perf_counter()
         with self._run_dir(trial, config, trainer) as (rd, resumed):
             trial.set_user_attr("config", config.to_dict())

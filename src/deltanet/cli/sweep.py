@@ -44,7 +44,8 @@ several machines, give them all one PostgreSQL database:
 A worker that dies (kill -9, a lost machine) stops sending heartbeats: after three
 missed ones (--heartbeat) another worker marks its trial failed and runs it again,
 resuming its last checkpoint when it can see the trial's run directory. ^C stops a
-worker after its trial's last finished epoch; that trial is queued to be resumed.
+worker once the epoch in progress is checkpointed, and queues its trial to be resumed;
+a second ^C stops it at once.
 
 examples:
   deltanet sweep --study quick --trials 20 --epochs 3
