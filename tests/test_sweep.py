@@ -151,10 +151,10 @@ def test_a_study_that_has_its_trials_runs_none(tmp_path, mnist_small):
     assert json.loads((tmp_path / "out" / "trial-0002" / "metrics.json").read_text())["epochs"]
 
 
-def test_a_trial_is_never_pruned_after_its_last_epoch():
+def test_a_trial_is_never_pruned_or_stopped_after_its_last_epoch():
     """Stopping a trial that has trained every epoch saves nothing and throws away a
-    complete result: the pruner is asked after every epoch but the last."""
-    from deltanet.sweep import _Display, _Reporter
+    complete result: the pruner, and ^C, are heeded after every epoch but the last."""
+    from deltanet.sweep import _Display, _Reporter, _Stopped, _StopRequest
 
     class Hopeless:
         number, reports = 0, []
@@ -165,11 +165,17 @@ def test_a_trial_is_never_pruned_after_its_last_epoch():
         def should_prune(self):
             return True
 
-    trial = Hopeless()
-    reporter = _Reporter(trial, _Display(False, None, 1, "s"), epochs=3)
+    trial, stop = Hopeless(), _StopRequest()
+    reporter = _Reporter(trial, _Display(False, None, 1, "s"), 3, stop)
     assert reporter({"epoch": 3, "val_error": 0.5}) is False and reporter.pruned_at is None
     assert reporter({"epoch": 2, "val_error": 0.5}) is True and reporter.pruned_at == 2
     assert trial.reports == [(3, 0.5), (2, 0.5)]
+    # ^C: the epoch just checkpointed is reported, then the trial stops (unless it is done)
+    stop.requested = True
+    with pytest.raises(_Stopped):
+        reporter({"epoch": 1, "val_error": 0.6})
+    assert trial.reports[-1] == (1, 0.6)
+    assert reporter({"epoch": 3, "val_error": 0.4}) is False
 
 
 def test_timeout_hyperband_and_the_progress_bar(tmp_path, mnist_small, capsys):
