@@ -79,3 +79,38 @@ def digits(tmp_path_factory):
     from helpers import write_digits
 
     return write_digits(tmp_path_factory.mktemp("digits"))
+
+
+@pytest.fixture(scope="session")
+def mnist_small(tmp_path_factory):
+    """1,000 training and 100 test images of MNIST as an IDX folder (``--data``)."""
+    from helpers import mnist_subset
+
+    return mnist_subset(tmp_path_factory.mktemp("mnist") / "data")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session (tests/pgserver.py), stopped at the
+    end; the tests marked ``postgres`` skip only where no server binary exists, and fail
+    instead in CI, whose .ci/run installs one."""
+    from pgserver import Server, find_bin
+
+    bindir = find_bin()
+    if bindir is None:
+        reason = "no PostgreSQL server: initdb is not under /usr/lib/postgresql/*/bin nor on PATH"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; .ci/run should have installed Debian's postgresql")
+        pytest.skip(f"{reason} (apt-get install postgresql)")
+    server = Server(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server, request):
+    """The URL of a new, empty database on the session's server, for one test."""
+    import re
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    return postgres_server.create_database(f"{name}_{os.getpid()}")

@@ -103,3 +103,19 @@ def write_digits(folder):
         # digits' grey levels are 0..16
         Image.fromarray(np.round(image * 255 / 16).astype(np.uint8)).save(where / f"{i}.png")
     return folder
+
+
+def mnist_subset(folder, n_train=1000, n_test=100):
+    """The first ``n_train`` training and ``n_test`` test images of the embedded MNIST as
+    an IDX folder: real digits a network learns in seconds."""
+    from deltanet.datasets import load_mnist
+
+    data = load_mnist()
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, X, y, n in (
+        ("train", data.X_train, data.y_train, n_train),
+        ("t10k", data.X_test, data.y_test, n_test),
+    ):
+        write_idx(folder / f"{split}-images-idx3-ubyte", np.rint(X[:n] * 255).reshape(n, 28, 28))
+        write_idx(folder / f"{split}-labels-idx1-ubyte", y[:n])
+    return folder

@@ -44,6 +44,7 @@ _NAMES = {
     "Trainer": "deltanet.training",
     "fit": "deltanet.training",
     "train": "deltanet.training",
+    "sweep": "deltanet.sweep",
 }
 _MODULES = ("augment", "config", "datasets", "modelfile", "ops", "optimizers", "presets")
 _MODULES += ("sources", "training")
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from deltanet.modelfile import load, load_model, save, save_model  # noqa: F401
     from deltanet.network import MLP  # noqa: F401
     from deltanet.sources import Dataset, load_data  # noqa: F401
+    from deltanet.sweep import sweep  # noqa: F401
     from deltanet.training import EarlyStopping, Trainer, fit, train  # noqa: F401
 
 
@@ -91,12 +93,16 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
+# functions named like the module that defines them
+_FUNCTIONS = ("gradcheck", "sweep")
+
+
 class _Package(types.ModuleType):
-    """This package, keeping ``deltanet.gradcheck`` the function: importing the
-    submodule of the same name would otherwise replace it with the module."""
+    """This package, keeping ``deltanet.gradcheck`` and ``deltanet.sweep`` the functions:
+    importing the submodules of the same names would otherwise replace them."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "gradcheck" and isinstance(value, types.ModuleType):
+        if name in _FUNCTIONS and isinstance(value, types.ModuleType):
             return
         super().__setattr__(name, value)
 

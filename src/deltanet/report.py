@@ -92,12 +92,12 @@ def _pictures(run: RunDir, model: Model, data: Dataset) -> dict[str, Any]:
     return {**out, "cm": cm, "report": report}
 
 
-def _img(name: str, png: bytes) -> str:
+def img_tag(name: str, png: bytes) -> str:
     data = base64.b64encode(png).decode()
     return f'<img alt="{html.escape(TITLES.get(name, name))}" src="data:image/png;base64,{data}">'
 
 
-def _table(rows: list[tuple[str, str]]) -> str:
+def html_table(rows: list[tuple[str, str]]) -> str:
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
 
@@ -147,7 +147,7 @@ def render_html(
         for row in per_class_rows(cm, model.classes)
     )
     sections = "".join(
-        f"<h2>{html.escape(TITLES.get(name, name))}</h2>{_img(name, png)}"
+        f"<h2>{html.escape(TITLES.get(name, name))}</h2>{img_tag(name, png)}"
         for name, png in pictures.items()
     )
     gc = html.escape(str(report))
@@ -156,8 +156,8 @@ def render_html(
 <title>deltanet run {html.escape(run_dir.name)}</title><style>{CSS}</style></head>
 <body>
 <h1>deltanet run <code>{html.escape(run_dir.name)}</code></h1>
-<h2>Final metrics</h2>{_table(metric_rows).replace("<table>", '<table class="metrics">')}
-<h2>Configuration</h2>{_table(config_rows)}
+<h2>Final metrics</h2>{html_table(metric_rows).replace("<table>", '<table class="metrics">')}
+<h2>Configuration</h2>{html_table(config_rows)}
 <h2>Per-class accuracy (test set)</h2>
 <table><tr>{head}</tr>{per_class}</table>
 {sections}

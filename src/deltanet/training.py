@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import platform
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +59,9 @@ __all__ = [
     "Outcome",
     "Trainer",
     "TrainingDiverged",
+    "final_metrics",
     "fit",
+    "run_info",
     "split_validation",
     "train",
 ]
@@ -699,3 +702,51 @@ def train(config: TrainConfig, X: Any, y: Any, **options: Any) -> tuple[MLP, His
     """
     net = config.make_network()
     return net, fit(net, X, y, config=config, **options)
+
+
+# ---------------------------------------------------------------------- what a run records
+
+
+def run_info(
+    trainer: Trainer, config: TrainConfig, test_size: int, threads: int | None, **more: Any
+) -> dict[str, Any]:
+    """What a run directory's config.json records beside the config: the version, the
+    optimizer, the data's split and source, the machine, and ``more``."""
+    from deltanet import __version__
+
+    t = trainer
+    return {
+        "deltanet": __version__,
+        "optimizer": repr(t.opt),
+        **more,
+        "data": {
+            "train": len(t.X),
+            "validation": 0 if t.X_val is None else len(t.X_val),
+            "test": test_size,
+            "source": config.data or "embedded MNIST",
+        },
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(),
+            "threads": threads,
+        },
+    }
+
+
+def final_metrics(
+    trainer: Trainer, history: History, seconds: float, test: tuple[Any, Any] | None = None
+) -> dict[str, Any]:
+    """metrics.json: the final errors with the weights kept (the best or averaged ones),
+    and how the run went; ``test``: ``(X_test, y_test)``, or None to leave it unseen."""
+    net, t = trainer.net, trainer
+    return {
+        "train_error": net.error_rate(t.X, t.labels),
+        "val_error": None if t.X_val is None else net.error_rate(t.X_val, t.labels_val),
+        "test_error": None if test is None else net.error_rate(*test),
+        "epochs": len(history),
+        "best_epoch": history.best_epoch,
+        "seconds_per_epoch": float(np.median(history["seconds"])) if len(history) else None,
+        "seconds": seconds,
+        "stop_reason": history.stop_reason,
+        "outcome": history.outcome.value,
+    }

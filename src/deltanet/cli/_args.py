@@ -314,3 +314,24 @@ def load_model(name: str) -> Model:
 def plural(n: int, noun: str) -> str:
     """``"1 epoch"``, ``"2 epochs"``."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def as_flags(config: TrainConfig) -> list[str]:
+    """The ``deltanet train`` flags that make ``config``: one per setting that is not
+    the default, each value written so that it reads back exactly."""
+    argv: list[str] = []
+    for name, value in config.to_dict().items():
+        default = getattr(DEFAULTS, name)
+        if isinstance(default, tuple):
+            default = list(default)
+        if value == default or value is None:
+            continue
+        if isinstance(value, bool):
+            argv.append(flag(name))  # store_true; every flag setting defaults to False
+            continue
+        if isinstance(value, list):
+            text = ",".join(map(str, value))
+        else:  # a float's repr is the shortest text that reads back as the same float
+            text = repr(value) if isinstance(value, float) else str(value)
+        argv += [flag(name), text]
+    return argv

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 import warnings
 from typing import Any
@@ -220,29 +219,23 @@ class _Job:
 
     def info(self) -> dict[str, Any]:
         """What config.json records beside the config."""
-        from deltanet import __version__
+        from deltanet.training import run_info
 
-        t = self.trainer
-        return {
-            "deltanet": __version__,
-            "optimizer": repr(t.opt),
-            "preset": self.args.preset,
-            "data": {
-                "train": len(t.X),
-                "validation": 0 if t.X_val is None else len(t.X_val),
-                "test": len(self.data.X_test),
-                "source": self.data.source,
-                "kind": self.data.kind,
-                "features": self.data.n_features,
-                "classes": list(self.data.labels),
-                "standardized": self.scaler is not None,
-            },
-            "machine": {
-                "python": platform.python_version(),
-                "cpu": platform.processor() or platform.machine(),
-                "threads": self.args.threads,
-            },
-        }
+        info = run_info(
+            self.trainer,
+            self.config,
+            len(self.data.X_test),
+            self.args.threads,
+            preset=self.args.preset,
+        )
+        info["data"].update(
+            source=self.data.source,
+            kind=self.data.kind,
+            features=self.data.n_features,
+            classes=list(self.data.labels),
+            standardized=self.scaler is not None,
+        )
+        return info
 
     def header(self, where: Any) -> str:
         t, c = self.trainer, self.config
@@ -278,18 +271,10 @@ class _Job:
 
     def metrics(self, history: Any, seconds: float) -> dict[str, Any]:
         """The final errors, with the weights kept (the best or averaged ones)."""
-        net, t = self.net, self.trainer
-        return {
-            "train_error": net.error_rate(t.X, t.labels),
-            "val_error": None if t.X_val is None else net.error_rate(t.X_val, t.labels_val),
-            "test_error": net.error_rate(self.X_test, self.data.y_test),
-            "epochs": len(history),
-            "best_epoch": history.best_epoch,
-            "seconds_per_epoch": float(np.median(history["seconds"])) if len(history) else None,
-            "seconds": seconds,
-            "stop_reason": history.stop_reason,
-            "outcome": history.outcome.value,
-        }
+        from deltanet.training import final_metrics
+
+        # the test rows as the network takes them (standardized if the run is)
+        return final_metrics(self.trainer, history, seconds, (self.X_test, self.data.y_test))
 
 
 def final_table(metrics: dict[str, Any], run_dir: Any) -> str:
