@@ -301,3 +301,20 @@ def test_the_digest_covers_labels_and_standardization(tmp_path, edit):
     _rewrite(path, edit)
     with pytest.raises(dn.ModelFileError, match="digest"):
         dn.load_model(path)
+
+
+def test_read_model_gives_the_training_metadata_as_written(tmp_path):
+    net = dn.MLP([3, 2], seed=0)
+    dn.save(net, tmp_path / "m.safetensors", training={"metrics": {"test_error": 0.25}})
+    model, training = modelfile.read_model(tmp_path / "m.safetensors")
+    assert training == {"metrics": {"test_error": 0.25}}
+    np.testing.assert_array_equal(model.net.params, net.params)
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '"a string"'])
+def test_unreadable_training_metadata_is_no_metadata(tmp_path, text):
+    # it is not covered by the digest: anyone may have written anything there
+    path = tmp_path / "m.safetensors"
+    dn.save(dn.MLP([3, 2], seed=0), path)
+    _rewrite(path, lambda t, m: m.update(training=text))
+    assert modelfile.read_model(path)[1] == {}

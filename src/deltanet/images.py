@@ -8,7 +8,9 @@ of picture, dark ink on light paper or light ink on dark.
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -64,6 +66,14 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
     return np.roll(canvas, (dy, dx), axis=(0, 1)).astype(np.float32)
 
 
+class NotAPicture(DataError):
+    """Bytes that are not a picture Pillow can read (in the formats allowed)."""
+
+
+class PictureTooLarge(DataError):
+    """A picture of more pixels than allowed (refused before it is decoded)."""
+
+
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """A PNG/JPEG/... file as an MNIST-style ``(784,)`` float32 vector.
 
@@ -72,23 +82,53 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     pixels are refused before they are decoded.
     """
     with open_regular(path, DataError) as fh:
-        try:
-            gray = _gray(fh, path)
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise DataError(f"{path}: not an image that Pillow can read ({exc})") from None
+        return _digit(fh, str(path))
+
+
+def read_digit(
+    data: bytes,
+    name: str = "the picture",
+    max_pixels: int | None = None,
+    formats: Sequence[str] = ("PNG", "JPEG"),
+) -> np.ndarray:
+    """A picture's bytes (PNG or JPEG unless ``formats`` says otherwise) as an MNIST-style
+    ``(784,)`` float32 vector, as :func:`load_image` makes it of a file.
+
+    Raises:
+        PictureTooLarge: more than ``max_pixels`` pixels (default
+            :data:`~deltanet.limits.MAX_PIXELS`), known from the header alone.
+        NotAPicture: not a picture of one of ``formats`` that Pillow can read.
+        DataError: a blank picture; ``name`` begins every message.
+    """
+    return _digit(io.BytesIO(data), name, max_pixels, tuple(formats))
+
+
+def _digit(
+    fh: IO[bytes], name: str, max_pixels: int | None = None, formats: tuple[str, ...] | None = None
+) -> np.ndarray:
+    try:
+        gray = _gray(fh, name, MAX_PIXELS if max_pixels is None else max_pixels, formats)
+    except PictureTooLarge:
+        raise
+    # what Pillow raises for bytes it cannot make a picture of (bad or truncated data,
+    # broken chunks, oversized text chunks, its own decompression-bomb guard)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        reason = "not a format it knows" if isinstance(exc, UnidentifiedImageError) else exc
+        one_line = " ".join(str(reason).split())
+        raise NotAPicture(f"{name}: not an image that Pillow can read ({one_line})") from None
     try:
         return mnist_style(gray).ravel()
     except DataError as exc:
-        raise DataError(f"{path}: {exc}") from None
+        raise DataError(f"{name}: {exc}") from None
 
 
-def _gray(fh: IO[bytes], path: str | os.PathLike[str]) -> np.ndarray:
+def _gray(fh: IO[bytes], name: str, max_pixels: int, formats: tuple[str, ...] | None) -> np.ndarray:
     """The picture in ``fh`` as grey levels ``(H, W)`` in [0, 1], paper where transparent."""
-    with Image.open(fh) as img:  # reads the header only: the size is known, not decoded
-        if img.width * img.height > MAX_PIXELS:
-            raise DataError(
-                f"{path}: {img.width}×{img.height} pixels; pictures of up to "
-                f"{MAX_PIXELS:,} pixels are read"
+    with Image.open(fh, formats=formats) as img:  # reads the header: the size, not the pixels
+        if img.width * img.height > max_pixels:
+            raise PictureTooLarge(
+                f"{name}: {img.width}×{img.height} pixels; pictures of up to "
+                f"{max_pixels:,} pixels are read"
             )
         img = ImageOps.exif_transpose(img)
         if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):

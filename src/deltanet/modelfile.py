@@ -55,6 +55,7 @@ __all__ = [
     "load",
     "load_checkpoint",
     "load_model",
+    "read_model",
     "save",
     "save_checkpoint",
     "save_model",
@@ -290,7 +291,24 @@ def load_model(path: str | os.PathLike[str]) -> Model:
     A file written by :func:`save` gives a model without class labels, picture shape or
     standardization.
     """
+    return read_model(path)[0]
+
+
+def read_model(path: str | os.PathLike[str]) -> tuple[Model, dict[str, Any]]:
+    """:func:`load_model`, and the ``training`` metadata: the settings and metrics the
+    model was trained with (``{}`` where the file has none).  That part is not covered by
+    the digest: it is for people to read, not to be trusted."""
     tensors, metadata = _read(path)
+    try:
+        training = json.loads(metadata.get("training", "{}"))
+    except (ValueError, RecursionError):
+        training = None
+    return _model(path, tensors, metadata), training if isinstance(training, dict) else {}
+
+
+def _model(
+    path: str | os.PathLike[str], tensors: dict[str, np.ndarray], metadata: dict[str, str]
+) -> Model:
     keys = ("architecture", "model") if "model" in metadata else ("architecture",)
     covered = _covered(path, tensors, metadata, FORMAT, keys)
     inputs = {k: tensors.pop(k) for k in INPUT_TENSORS if k in tensors}

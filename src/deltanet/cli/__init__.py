@@ -32,13 +32,24 @@ Start with:
   deltanet reproduce        the 7%-error experiment, done wrong and right
   deltanet bench            seconds per epoch on this machine, against its bound
   deltanet report RUN_DIR   pictures of a run and a one-file HTML report
+  deltanet export MODEL     write a model as an ONNX file
 Each command has its own --help."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``deltanet`` parser with every command's subparser."""
     from deltanet import __version__
-    from deltanet.cli import _args, bench, evaluate, gradcheck, predict, report, reproduce, train
+    from deltanet.cli import (
+        _args,
+        bench,
+        evaluate,
+        export,
+        gradcheck,
+        predict,
+        report,
+        reproduce,
+        train,
+    )
 
     parser = _args.Parser(
         prog="deltanet",
@@ -47,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"deltanet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_args.Parser)
-    for command in (train, evaluate, predict, gradcheck, reproduce, bench, report):
+    for command in (train, evaluate, predict, gradcheck, reproduce, bench, report, export):
         command.add_parser(sub)
     return parser
 

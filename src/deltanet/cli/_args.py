@@ -207,9 +207,15 @@ def positive_float(text: str) -> float:
 
 
 def load_model(name: str) -> MLP:
-    """The model a user named: a model file, or a run directory holding one; a
-    checkpoint is refused with the model file to use instead."""
+    """The network of the model a user named (see :func:`model_path`)."""
     from deltanet.modelfile import load
+
+    return load(model_path(name))
+
+
+def model_path(name: str) -> Path:
+    """The model file a user named: a model file, or a run directory holding one; a
+    checkpoint is refused with the model file to use instead."""
     from deltanet.rundir import RunDir
 
     path = Path(name)
@@ -222,7 +228,7 @@ def load_model(name: str) -> MLP:
             f"{path}: a training checkpoint (the weights of its last step); the model to "
             f"use is {path.with_name(RunDir.MODEL)}"
         )
-    return load(path)
+    return path
 
 
 def check_fits(layers: tuple[int, ...], data: MNIST, what: str, exact: bool = False) -> None:
