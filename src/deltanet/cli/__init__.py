@@ -33,6 +33,7 @@ Start with:
   deltanet bench            seconds per epoch on this machine, against its bound
   deltanet report RUN_DIR   pictures of a run and a one-file HTML report
   deltanet export MODEL     write a model as an ONNX file
+  deltanet serve MODEL      a draw-a-digit page and a JSON API for a model
 Each command has its own --help."""
 
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         predict,
         report,
         reproduce,
+        serve,
         train,
     )
 
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"deltanet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_args.Parser)
-    for command in (train, evaluate, predict, gradcheck, reproduce, bench, report, export):
+    for command in (train, evaluate, predict, gradcheck, reproduce, bench, report, export, serve):
         command.add_parser(sub)
     return parser
 

@@ -206,6 +206,13 @@ def positive_float(text: str) -> float:
 # ---------------------------------------------------------------------- data
 
 
+def add_model(p: argparse.ArgumentParser) -> None:
+    """The positional MODEL (see :func:`model_path`)."""
+    p.add_argument(
+        "model", help="a model.safetensors written by deltanet train, or its run directory"
+    )
+
+
 def load_model(name: str) -> MLP:
     """The network of the model a user named (see :func:`model_path`)."""
     from deltanet.modelfile import load

@@ -33,9 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = _args.add_command(
         sub, "export", help="write a model as an ONNX file", description=DESCRIPTION
     )
-    p.add_argument(
-        "model", help="a model.safetensors written by deltanet train, or its run directory"
-    )
+    _args.add_model(p)
     p.add_argument(
         "--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write (replaced)"
     )
