@@ -117,3 +117,19 @@ def test_without_onnx_the_export_says_which_extra_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'deltanet\[onnx\]'"):
         dn.MLP([3, 2], seed=0).to_onnx()
+
+
+def test_the_onnxruntime_example_in_the_docs_runs(digit_model, tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "serve.md"
+    code = re.findall(r"```python\n(.*?)```", docs.read_text(), re.S)[-1]
+    assert len([line for line in code.splitlines() if line.strip()]) == 5
+    model = dn.load_model(digit_model)
+    model.to_onnx(tmp_path / "mnist.onnx")
+    X = dn.datasets.load_mnist().X_test[:5]
+    np.save(tmp_path / "digits.npy", X.reshape(5, 28, 28))
+    monkeypatch.chdir(tmp_path)
+    exec(code, {})
+    assert capsys.readouterr().out.strip() == str(model.predict(X).tolist())

@@ -204,3 +204,15 @@ def test_a_model_of_features_gets_a_form(browser, serve_load, tabular, artifacts
         page.page.screenshot(path=artifacts / "serve-features.png")
         assert page.hosts() == {urlsplit(server.url).netloc} and page.errors == []
         page.close()
+
+
+def test_a_model_of_many_features_points_to_the_api(browser, serve_load, tmp_path):
+    X = np.random.default_rng(0).normal(size=(10, 100))
+    model = dn.Model(dn.MLP([100, 5, 2], seed=0), ["no", "yes"], dn.Standardizer.fit(X))
+    dn.save_model(model, tmp_path / "wide.safetensors")
+    with serve_load.serving(tmp_path / "wide.safetensors", "--quiet") as server:
+        page = Page(browser, server.url)
+        expect(page.page.locator("#api-only")).to_contain_text("rows of 100 numbers")
+        expect(page.page.locator("#api-only-example")).to_contain_text(f"{server.url}api/predict")
+        assert not page.page.locator("#form").is_visible()
+        page.close()
