@@ -113,6 +113,14 @@ def test_the_file_is_written_atomically_and_reads_back(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_no_nan_is_ever_exported(tmp_path):
+    net = dn.MLP([3, 2], seed=0)
+    net.params[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.to_onnx(tmp_path / "nan.onnx")
+    assert not list(tmp_path.iterdir())
+
+
 def test_without_onnx_the_export_says_which_extra_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'deltanet\[onnx\]'"):

@@ -21,6 +21,7 @@ import deltanet as dn
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
+expect.set_options(timeout=20_000)  # a busy machine's server may take its time
 
 CHROMIUM = Path("/usr/bin/chromium")
 # without the background-networking flags, Chromium's own connections to Google's
@@ -71,6 +72,7 @@ class Page:
         self.errors = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(url)
+        expect(self.page.locator("body")).to_have_attribute("data-ready", "1")
 
     def settled(self):
         """Wait until the chart shows the newest drawing."""
@@ -170,7 +172,7 @@ def test_a_finger_draws_too(browser, served):
     context = browser.new_context(has_touch=True, viewport={"width": 1100, "height": 560})
     page = context.new_page()
     page.goto(served.url)
-    page.wait_for_selector("#canvas:visible")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
     assert page.locator("#canvas").evaluate("c => getComputedStyle(c).touchAction") == "none"
     box = page.locator("#canvas").bounding_box()
     points = [(140, 50 + 9 * i) for i in range(21)]

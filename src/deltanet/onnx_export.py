@@ -76,6 +76,8 @@ def build(source: MLP | Model) -> onnx.ModelProto:
     helper = onnx.helper
     model = source if isinstance(source, Model) else Model(source)
     net = model.net
+    if not np.isfinite(net.params).all():
+        raise ValueError("refusing to export a network with NaN or infinite parameters")
     graph = _Graph(onnx)
     x, dtype = INPUT, np.dtype(np.float32)
     if model.standardizer is not None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from deltanet.cli import _args
 from deltanet.errors import ConfigError, MissingExtraError
+from deltanet.model import Model
 
 DESCRIPTION = """\
 Write a saved model as an ONNX file, for onnxruntime or any other ONNX
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_inputs(model) -> tuple[np.ndarray, str]:
+def _check_inputs(model: Model) -> tuple[np.ndarray, str]:
     """Inputs to compare the runtimes on, and what they are."""
     if model.takes_digits:
         from deltanet.datasets import load_mnist

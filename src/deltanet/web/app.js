@@ -37,6 +37,7 @@ async function start() {
   } else {
     setUpApiOnly(input.features);
   }
+  document.body.dataset.ready = "1"; // drawing and the form work from now on
 }
 
 function describe(model) {
@@ -90,8 +91,9 @@ function setUpDrawing() {
   $("upload").addEventListener("change", async () => {
     const file = $("upload").files[0];
     if (!file) return;
-    await show(pen, canvas, file);
+    // the file itself is sent, at once; the canvas shows it when the browser has read it
     drawn(async () => [file, file.type || "application/octet-stream"]);
+    await show(pen, canvas, file);
   });
 }
 
