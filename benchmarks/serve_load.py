@@ -239,6 +239,23 @@ def _one(http, request: Request) -> float | str:
     return seconds
 
 
+def in_process(model_path: str | os.PathLike[str], requests: list[Request]) -> dict[str, float]:
+    """Median milliseconds from bytes to answer without the server, per kind of request:
+    what the server's own work costs, beside what a request waits for."""
+    from deltanet.modelfile import read_model
+    from deltanet.predictor import Predictor
+
+    predictor = Predictor(*read_model(model_path))
+    times: dict[str, list[float]] = {"image/png": [], "application/json": []}
+    for _ in range(5):
+        for r in requests:
+            task = predictor.picture if r.content_type == "image/png" else predictor.row
+            t0 = time.perf_counter()
+            task(r.body)
+            times[r.content_type].append(time.perf_counter() - t0)
+    return {kind: round(1000 * float(np.median(t)), 2) for kind, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", nargs="?", help="a model file (default: train one)")
@@ -254,6 +271,7 @@ def main() -> None:
         if "Traceback" in server.log_text():
             print(server.log_text(), file=sys.stderr)
     print(json.dumps(result.summary(), indent=2))
+    print("in this process, median ms from bytes to answer:", in_process(model, requests))
     print(result.markdown())
     for error in result.errors[:10]:
         print(error, file=sys.stderr)
