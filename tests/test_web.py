@@ -208,13 +208,22 @@ def test_a_model_of_features_gets_a_form(browser, serve_load, tabular, artifacts
         page.close()
 
 
-def test_a_model_of_many_features_points_to_the_api(browser, serve_load, tmp_path):
-    X = np.random.default_rng(0).normal(size=(10, 100))
-    model = dn.Model(dn.MLP([100, 5, 2], seed=0), ["no", "yes"], dn.Standardizer.fit(X))
-    dn.save_model(model, tmp_path / "wide.safetensors")
-    with serve_load.serving(tmp_path / "wide.safetensors", "--quiet") as server:
+@pytest.mark.parametrize(
+    ("model", "says"),
+    [
+        (dn.Model(dn.MLP([100, 5, 2], seed=0), ["no", "yes"]), "rows of 100 numbers: too many"),
+        (dn.Model(dn.MLP([64, 5, 2], seed=0), input_shape=(8, 8)), "takes 8×8 pictures"),
+    ],
+    ids=["100 features", "8x8 pictures"],
+)
+def test_a_model_the_page_cannot_draw_for_points_to_the_api(
+    browser, serve_load, tmp_path, model, says
+):
+    dn.save_model(model, tmp_path / "other.safetensors")
+    with serve_load.serving(tmp_path / "other.safetensors", "--quiet") as server:
         page = Page(browser, server.url)
-        expect(page.page.locator("#api-only")).to_contain_text("rows of 100 numbers")
+        expect(page.page.locator("#api-only")).to_contain_text(says)
         expect(page.page.locator("#api-only-example")).to_contain_text(f"{server.url}api/predict")
         assert not page.page.locator("#form").is_visible()
+        assert not page.page.locator("#digit").is_visible()
         page.close()

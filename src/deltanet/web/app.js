@@ -32,10 +32,10 @@ async function start() {
   const input = state.model.input;
   if (input.kind === "digit") {
     setUpDrawing();
-  } else if (input.features <= MAX_FIELDS) {
+  } else if (input.shape === null && input.features <= MAX_FIELDS) {
     setUpForm(input.features);
   } else {
-    setUpApiOnly(input.features);
+    setUpApiOnly(input);
   }
   document.body.dataset.ready = "1"; // drawing and the form work from now on
 }
@@ -160,11 +160,14 @@ function setUpForm(count) {
   });
 }
 
-function setUpApiOnly(count) {
+function setUpApiOnly(input) {
+  const count = input.features;
   $("api-only").hidden = false;
   $("api-only-text").textContent =
-    `This model takes rows of ${count} numbers: too many for a form. ` +
-    "Send them to the JSON API as an array:";
+    (input.shape === null
+      ? `This model takes rows of ${count} numbers: too many for a form. `
+      : `This model takes ${input.shape.join("×")} pictures as rows of ${count} numbers; ` +
+        "this page draws only 28×28 digits. ") + "Send them to the JSON API as an array:";
   $("api-only-example").textContent =
     `curl -X POST -H 'Content-Type: application/json' \\\n` +
     `     --data '[${Array(Math.min(count, 3)).fill("0.0").join(", ")}, …]' \\\n` +
