@@ -3,7 +3,8 @@ import pytest
 from scipy import ndimage
 
 import deltanet as dn
-from deltanet.augment import Augment, bilinear
+from deltanet.augment import Augment
+from deltanet.ops import bilinear
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,15 @@ def test_the_named_augmentations():
     assert from_name("affine") is not from_name("affine")  # fresh: no bank shared by runs
     with pytest.raises(ConfigError, match="unknown augmentation 'wild'"):
         from_name("wild")
+
+
+def test_distorting_a_batch_in_place_equals_distorting_a_copy(digits):
+    # the trainer distorts its batch buffer in place: the compiled warp must not read
+    # pixels it has already written
+    from deltanet.augment import Augment
+
+    aug = Augment(elastic_alpha=1.0)
+    batch = digits[:20].copy()
+    expected = aug(batch.copy(), np.random.default_rng(3))
+    aug(batch, np.random.default_rng(3), out=batch)
+    np.testing.assert_array_equal(batch, expected)

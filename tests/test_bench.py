@@ -44,3 +44,24 @@ def test_deltanet_epochs_trains_the_default_configuration(dtype):
     y = rng.integers(0, 10, 300)
     seconds = list(itertools.islice(bench.deltanet_epochs(X, y, dtype=dtype), 2))
     assert len(seconds) == 2 and all(s > 0 for s in seconds)
+
+
+def test_epoch_flops_count_the_validation_forward_pass():
+    # 4,500 validation rows in evaluation batches of 2,000: forward products only
+    forward = 2 * (4 * 3 + 3 * 2)
+    assert (
+        bench.epoch_flops([4, 3, 2], 250, 100, 4500)
+        == bench.epoch_flops([4, 3, 2], 250, 100) + forward * 4500
+    )
+
+
+def test_the_train_path_runs_epochs_as_train_does(tmp_path):
+    # the run's own checkpoint is written after every epoch, as deltanet train writes it
+    from deltanet.config import TrainConfig
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((400, 20)).astype(np.float32), rng.integers(0, 3, 400)
+    config = TrainConfig(layers=(20, 8, 3), val_size=100, augment="none", epochs=5)
+    seconds = list(itertools.islice(bench.train_path_epochs(config, X, y, tmp_path), 2))
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert (tmp_path / "checkpoint.safetensors").is_file()

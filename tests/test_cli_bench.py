@@ -6,7 +6,8 @@ from deltanet.cli import main
 
 def test_bench_times_deltanet_beside_its_bound(tmp_path, capsys):
     data = tiny_dataset(tmp_path / "data", n=3000)
-    argv = ["bench", "--layers", "784,128,10", "--epochs", "2", "--data-dir", str(data)]
+    argv = ["bench", "--layers", "784,128,10", "--epochs", "2", "--val-size", "500"]
+    argv += ["--data-dir", str(data)]
     assert main([*argv, "--dtype", "float32", "float32", "float64"]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith("float")]
@@ -22,3 +23,15 @@ def test_bench_times_deltanet_beside_its_bound(tmp_path, capsys):
 def test_bench_refuses_widths_that_do_not_fit_the_images(capsys):
     assert main(["bench", "--layers", "100,10", "--epochs", "1"]) == 2
     assert "the images have 784 pixels" in capsys.readouterr().err
+
+
+def test_bench_times_a_preset_as_train_runs_it(tmp_path, capsys):
+    # the preset's own dtype only, its augmentation and dropout in the run described
+    data = tiny_dataset(tmp_path / "data", n=1000)
+    argv = ["bench", "--preset", "best", "--layers", "784,64,64,10", "--epochs", "1"]
+    assert main([*argv, "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "--preset best" in out and "elastic augmentation" in out and "dropout 0.3" in out
+    assert [line.split()[0] for line in out.splitlines() if line.strip().startswith("float")] == [
+        "float32"
+    ]

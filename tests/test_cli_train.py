@@ -104,7 +104,8 @@ def test_a_run_that_stopped_early_is_not_extended(tmp_path, capsys):
     assert main(["train", "--resume", str(run_dir), "--epochs", "5"]) == 2
     assert "cannot be extended" in capsys.readouterr().err
     assert main(["train", "--resume", str(run_dir), "--quiet"]) == 0
-    assert "stopped after 2 epochs of 6: nothing left to do" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "nothing left to do, the run stopped after 2 epochs (early stopping" in said
 
 
 def test_one_epoch_is_one_epoch(tiny_data, tmp_path, capsys):
@@ -145,6 +146,29 @@ def test_a_rejected_new_run_creates_nothing(tiny_data, tmp_path, extra, message)
     extra = [e.format(tmp=tmp_path) for e in extra]
     one_line_error(run_cli(*tiny(tiny_data, out), *extra), message)
     assert not out.exists()
+
+
+def test_augmenting_what_is_not_a_28_by_28_picture_is_refused_before_anything_is_written(
+    tmp_path,
+):
+    small = tiny_dataset(tmp_path / "small", side=10)
+    out = tmp_path / "run"
+    argv = ["train", "--data-dir", small, "--layers", "100,8,10", "--epochs", "1"]
+    one_line_error(run_cli(*argv, "--val-size", "10", "--augment", "affine", "--out", out), "28×28")
+    assert not out.exists()
+
+
+def test_a_resume_refuses_a_config_json_edited_behind_the_checkpoint(trained, tmp_path):
+    # the checkpoint, covered by its digest, is the truth about a run; an edited
+    # config.json would resume with another batch size, augmentation or split
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained, run_dir)
+    for name in ("model.safetensors", "metrics.json"):
+        (run_dir / name).unlink()  # an interrupted run, so the resume has work to do
+    info = json.loads((run_dir / "config.json").read_text())
+    info["train"]["batch_size"] = 7
+    (run_dir / "config.json").write_text(json.dumps(info))
+    one_line_error(run_cli("train", "--resume", run_dir), "batch_size differ")
 
 
 def test_two_trainings_into_one_directory_one_wins(tiny_data, tmp_path):

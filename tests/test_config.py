@@ -95,3 +95,17 @@ def test_the_pieces_built_from_a_config():
     assert (schedule.kind, schedule.warmup) == ("cosine", 2)
     assert TrainConfig().make_augment() is None
     assert TrainConfig(augment="elastic").make_augment().elastic_alpha == 1.0
+
+
+def test_a_run_whose_training_would_not_fit_is_refused_before_its_network_is_made(monkeypatch):
+    # 8 copies of a 784-2000-10 network's parameters (Adam's two moments, the average,
+    # the best weights, the snapshot...) do not fit in 50 MB, though the network does
+    from deltanet import limits
+
+    monkeypatch.setattr(limits, "physical_memory", lambda: 50_000_000)
+    config = TrainConfig(layers=(784, 2000, 10), optimizer="adam", average=0.999)
+    made = []
+    monkeypatch.setattr("deltanet.network.MLP.from_config", lambda *a, **k: made.append(1))
+    with pytest.raises(ConfigError, match=r"training a 784-2000-10 network would need"):
+        config.make_network()
+    assert not made

@@ -36,13 +36,18 @@ def test_atomic_writes_give_the_usual_permissions(tmp_path):
     assert (tmp_path / "j.json").read_text() == '{\n  "a": 1\n}\n'
 
 
-def test_stale_temporary_files_are_removed(tmp_path):
+def test_stale_temporary_files_are_removed_and_only_ours(tmp_path):
     (tmp_path / ".model.safetensors.x1y2.tmp").write_bytes(b"half")
     (tmp_path / "keep.tmp").write_bytes(b"not ours: not hidden")
+    (tmp_path / ".important.tmp").write_bytes(b"not ours: not a name we write")
     (tmp_path / "model.safetensors").write_bytes(b"whole")
-    removed = remove_stale_temp_files(tmp_path)
+    removed = remove_stale_temp_files(tmp_path, ["model.safetensors", "config.json"])
     assert [p.name for p in removed] == [".model.safetensors.x1y2.tmp"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.tmp", "model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".important.tmp",
+        "keep.tmp",
+        "model.safetensors",
+    ]
 
 
 def test_open_regular_refuses_what_is_not_a_regular_file(tmp_path):

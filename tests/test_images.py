@@ -113,6 +113,20 @@ def test_npy_headers_are_checked_before_the_data_is_read(tmp_path, content, mess
     assert message in str(refusal.value)
 
 
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((0, 784), np.float32), r"holds no digits \(0 rows\)"),
+        (np.full(784, -1.0, np.float32), "values from -1 to -1"),
+        (np.full(784, 1000.0, np.float32), "0..1 or 0..255 grey levels"),
+    ],
+)
+def test_npy_values_that_are_no_digits_are_refused(tmp_path, array, message):
+    np.save(tmp_path / "a.npy", array)
+    with pytest.raises(DataError, match=message):
+        load_array(tmp_path / "a.npy")
+
+
 # ---------------------------------------------------------------------- bytes (deltanet serve)
 
 

@@ -1,6 +1,8 @@
 """Every operation of every backend against the formula it implements, and the numba
 backend's routing: compiled when the arrays allow it, the reference otherwise."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -168,6 +170,105 @@ def test_backprop_hidden(ops, dtype, rel, name, masked):
 # ---------------------------------------------------------------------- routing
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", ["rmsprop", "adam"])
+def test_the_average_fused_into_an_update_equals_it_done_after(ops, dtype, method, rng):
+    # one pass instead of two, and the same bits: the average's step follows the update's
+    w, g, s1, s2, avg = arrays(rng, dtype, 5)
+    s1, s2 = np.abs(s1), np.abs(s2)
+    apart = [a.copy() for a in (w, s1, s2, avg)]
+    together = [a.copy() for a in (w, s1, s2, avg)]
+
+    def update(ws, fused):
+        w_, a_, b_, avg_ = ws
+        extra = (avg_, 0.25) if fused else ()
+        if method == "rmsprop":
+            ops.rmsprop(w_, g, a_, 0.01, 0.9, 1e-8, np.empty_like(w_), *extra)
+        else:
+            ops.adam(w_, g, a_, b_, 0.01, 0.9, 0.999, 1e-8, 3, *extra)
+        if not fused:
+            ops.ema(avg_, w_, 0.25)
+
+    update(apart, fused=False)
+    update(together, fused=True)
+    for x, y in zip(apart, together, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_bias_activation_matches_the_reference_bit_for_bit(ops, dtype, name, rng):
+    z = rng.normal(size=(7, 9)).astype(dtype)
+    z[0, :3] = [-0.0, np.nan, np.inf]  # NumPy's maximum keeps −0.0 and NaN: so must a loop
+    b = rng.normal(size=9).astype(dtype)
+    b[:3] = 0
+    f = get_activation(name)
+    expected = NumpyOps().bias_activation(z.copy(), b, f)
+    got = ops.bias_activation(z.copy(), b, f)
+    np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), expected.view(f"u{got.itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_matches_the_reference_bit_for_bit(ops, dtype, rng):
+    a = rng.normal(size=(6, 50)).astype(dtype)
+    u = rng.random(size=(6, 50)).astype(dtype)
+    u[0, 0] = 0.3  # exactly p: kept, as ≥ says
+    ref_mask, mask = u.copy(), u.copy()
+    expected = NumpyOps().dropout(a, ref_mask, 0.3, np.empty_like(a))
+    got = ops.dropout(a, mask, 0.3, np.empty_like(a))
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(mask, ref_mask)
+    assert set(np.unique(mask)) == {0, dtype(1 / 0.7)} and mask[0, 0] > 0
+
+
+def test_the_forward_operations_refuse_mismatched_shapes(ops):
+    with pytest.raises(ValueError, match="b must have shape"):
+        ops.bias_activation(np.zeros((2, 3)), np.zeros(4), get_activation("relu"))
+    with pytest.raises(ValueError, match="share one shape"):
+        ops.dropout(np.zeros((2, 3)), np.zeros((2, 3)), 0.5, np.zeros((3, 2)))
+
+
+@pytest.fixture(scope="module")
+def warp_case():
+    from deltanet.augment import Augment
+    from deltanet.datasets import load_mnist
+
+    images = load_mnist().X_train[:30].reshape(-1, 28, 28).copy()
+    aug = Augment(elastic_alpha=1.0)
+    affine, pick, flip = aug.draw(len(images), np.random.default_rng(7))
+    return images, affine, aug._fields(), pick, flip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("elastic", [False, True])
+def test_warp_matches_the_reference_bit_for_bit(ops, dtype, elastic, warp_case):
+    # the compiled warp repeats the reference's operations in its order and types, so the
+    # distorted batches, and the weights trained on them, do not move
+    images, affine, bank, pick, flip = warp_case
+    images = images.astype(dtype)
+    bank = bank if elastic else None
+    expected = NumpyOps().warp(images, affine, bank, pick, flip, 1.0, np.empty_like(images))
+    got = ops.warp(images, affine, bank, pick, flip, 1.0, np.empty_like(images))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_warp_is_the_identity_for_the_identity_map(ops, warp_case):
+    images = warp_case[0]
+    identity = np.tile([1.0, 0.0, 0.0, 1.0, 0.0, 0.0], (len(images), 1))
+    out = ops.warp(images, identity, None, None, None, 0.0, np.empty_like(images))
+    np.testing.assert_array_equal(out, images)
+
+
+def test_warp_refuses_what_it_cannot_index(ops, warp_case):
+    images, affine, bank, pick, flip = warp_case
+    out = np.empty_like(images)
+    with pytest.raises(ValueError, match="affine"):
+        ops.warp(images, affine[:-1], bank, pick, flip, 1.0, out)
+    if ops.name == "numba":  # the compiled loop trusts its indices: they are checked first
+        with pytest.raises(ValueError, match="field indices"):
+            ops.warp(images, affine, bank, pick + len(bank), flip, 1.0, out)
+
+
 @pytest.fixture(scope="module")
 def numba_ops():
     pytest.importorskip("numba")
@@ -235,3 +336,27 @@ def test_get_ops_chooses_once_and_honours_deltanet_numba(monkeypatch):
         assert type(get_ops()) is expected and get_ops() is get_ops()
     finally:
         get_ops.cache_clear()
+
+
+def test_a_numba_that_cannot_be_imported_leaves_training_to_numpy(tmp_path):
+    # numba often lags a new NumPy: installed, but its import fails. Training must go on,
+    # on the reference backend, with one warning saying why (in a fresh process, where
+    # numba is not imported yet)
+    import subprocess
+    import sys
+
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('raise ImportError("Numba needs NumPy 2.3 or less")\n')
+    script = (
+        "import warnings, numpy as np, deltanet as dn\n"
+        "X = np.random.default_rng(0).random((64, 5)); y = np.arange(64) % 3\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        "    dn.fit(dn.MLP([5, 4, 3]), X, y, epochs=2, batch_size=16)\n"
+        "print(sum('cannot be imported' in str(w.message) for w in seen))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

@@ -63,6 +63,39 @@ def test_a_run_is_not_overwritten_unless_asked(tmp_path):
     assert not (tmp_path / "empty").exists()
 
 
+def test_overwrite_replaces_only_a_deltanet_run(tmp_path):
+    # a project folder with its own config.json: refused, and nothing of it deleted
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "config.json").write_text('{"app": "mine"}')
+    (tmp_path / "project" / ".notes.tmp").write_text("mine too")
+    with pytest.raises(RunDirError, match="holds files deltanet did not write"):
+        create(tmp_path / "project", overwrite=True)
+    assert json.loads((tmp_path / "project" / "config.json").read_text()) == {"app": "mine"}
+    assert (tmp_path / "project" / ".notes.tmp").exists()
+
+
+def test_a_run_named_through_a_link_stays_that_run(tmp_path, monkeypatch):
+    # `--resume runs/latest` must keep writing to the run the link named when it began,
+    # even after a newer run moves the link
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "runs"
+    first = create(None, root=root, now=NOW)
+    first.close()
+    resumed = RunDir.open("runs/latest")
+    create(None, root=root, now=datetime(2026, 11, 27, 11, 0, 0)).close()  # moves latest
+    assert resumed.path.name == first.path.name and not resumed.path.is_absolute()
+    resumed.write("history.csv", b"the resumed run's")
+    assert (first.path / "history.csv").read_bytes() == b"the resumed run's"
+    assert not (root / "latest" / "history.csv").exists()
+    resumed.close()
+
+
+def test_a_directory_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(RunDirError, match="cannot create the run directory"):
+        create(tmp_path / "file" / "run")
+
+
 def test_one_owner_at_a_time(tmp_path):
     owner = create(tmp_path / "run")
     assert (tmp_path / "run" / ".lock").read_text() == f"{os.getpid()}\n"

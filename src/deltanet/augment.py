@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from deltanet.constraints import Options
 from deltanet.errors import ConfigError
+from deltanet.ops import elastic_fields, get_ops, source_coordinates
 
 
 @dataclass
@@ -65,65 +66,54 @@ class Augment:
             self._bank = (smooth / rms).astype(np.float32)
         return self._bank
 
-    def coordinates(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Source coordinates ``(2, n, side, side)`` (row, column) for ``n`` images."""
-        s = self.side
-        c = (s - 1) / 2
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The random part of ``n`` distortions: ``(affine (n, 6), pick (n,), flip (n,))``.
+
+        ``affine`` holds each image's inverse map from an output pixel to its source
+        (:func:`deltanet.ops.source_coordinates`): rotation·shear scaled by the zoom, then
+        the shift; ``pick`` and ``flip`` choose its elastic field and that field's variant
+        (:func:`deltanet.ops.elastic_fields`), drawn only with elastic warping on.
+        """
         theta = np.deg2rad(rng.uniform(-self.rotate, self.rotate, n))
         zoom = 1 + rng.uniform(-self.scale, self.scale, n)
         shear = rng.uniform(-self.shear, self.shear, n)
         t = rng.uniform(-self.shift, self.shift, (2, n))
         cos, sin = np.cos(theta) / zoom, np.sin(theta) / zoom
-        # inverse map from output pixel (r, q) to input: rotation·shear, then shift
-        a00, a01 = cos, -sin + cos * shear
-        a10, a11 = sin, cos + sin * shear
-        r, q = np.meshgrid(np.arange(s) - c, np.arange(s) - c, indexing="ij")
-        rows = a00[:, None, None] * r + a01[:, None, None] * q + c - t[0][:, None, None]
-        cols = a10[:, None, None] * r + a11[:, None, None] * q + c - t[1][:, None, None]
-        coords = np.stack([rows, cols])
+        affine = np.stack([cos, -sin + cos * shear, sin, cos + sin * shear, t[0], t[1]], axis=1)
+        if not self.elastic_alpha:
+            return affine, np.zeros(n, np.int64), np.zeros(n, np.int64)
+        pick = rng.integers(0, self.bank_size, n)
+        flip = rng.integers(0, 8, n)
+        return affine, pick, flip
+
+    def coordinates(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Source coordinates ``(2, n, side, side)`` (row, column) for ``n`` images."""
+        affine, pick, flip = self.draw(n, rng)
+        coords = source_coordinates(affine, self.side)
         if self.elastic_alpha:
-            bank = self._fields()
-            pick = rng.integers(0, len(bank), n)
-            fields = bank[pick]  # (n, 2, s, s)
-            flip = rng.integers(0, 8, n)
-            fields = np.where((flip & 1)[:, None, None, None] == 1, -fields, fields)
-            fields = np.where((flip & 2)[:, None, None, None] == 2, fields[:, :, ::-1, :], fields)
-            swap = (flip & 4) == 4
-            fields[swap] = fields[swap][:, ::-1].transpose(0, 1, 3, 2)
-            coords += self.elastic_alpha * np.moveaxis(fields, 1, 0)
+            fields = elastic_fields(self._fields(), pick, flip)
+            coords += np.float32(self.elastic_alpha) * np.moveaxis(fields, 1, 0)
         return coords
 
     def __call__(
         self, X: np.ndarray, rng: np.random.Generator, out: np.ndarray | None = None
     ) -> np.ndarray:
         """Distort ``X: (B, side²)``; returns ``(B, side²)`` in X's dtype (into ``out``)."""
-        coords = self.coordinates(X.shape[0], rng)
+        affine, pick, flip = self.draw(X.shape[0], rng)
+        bank = self._fields() if self.elastic_alpha else None
         out = np.empty_like(X) if out is None else out
-        out[...] = bilinear(X.reshape(-1, self.side, self.side), coords).reshape(X.shape)
+        # out may be X itself (the trainer distorts its batch buffer in place): both
+        # backends read an image whole before writing any of its pixels
+        get_ops().warp(
+            X.reshape(-1, self.side, self.side),
+            affine,
+            bank,
+            pick,
+            flip,
+            self.elastic_alpha,
+            out.reshape(-1, self.side, self.side),
+        )
         return out
-
-
-def bilinear(images: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """Sample ``images: (n, s, s)`` at ``coords: (2, n, s, s)`` (row, column), bilinearly,
-    with zeros outside the image (scipy's "grid-constant" mode, ~5× faster than
-    ``ndimage.map_coordinates`` on a batch because it is four vectorized gathers)."""
-    n, s, _ = images.shape
-    p = s + 2  # one ring of zero padding
-    padded = np.zeros((n, p, p), images.dtype)
-    padded[:, 1:-1, 1:-1] = images
-    r = np.clip(coords[0] + 1, 0, s + 0.999)
-    q = np.clip(coords[1] + 1, 0, s + 0.999)
-    r0 = r.astype(np.intp)  # floor, since r >= 0
-    q0 = q.astype(np.intp)
-    fr = (r - r0).astype(images.dtype)
-    fq = (q - q0).astype(images.dtype)
-    flat = padded.reshape(-1)
-    i00 = (np.arange(n)[:, None, None] * (p * p)) + r0 * p + q0
-    v00, v01 = flat[i00], flat[i00 + 1]
-    v10, v11 = flat[i00 + p], flat[i00 + p + 1]
-    top = v00 + (v01 - v00) * fq
-    bottom = v10 + (v11 - v10) * fq
-    return top + (bottom - top) * fr
 
 
 # The named augmentations a run can ask for (``--augment``, TrainConfig.augment).
@@ -131,6 +121,8 @@ AUGMENTS: dict[str, Callable[[], Augment | None]] = {
     "none": lambda: None,
     "affine": lambda: Augment(),  # shift ±2 px, rotate ±10°, scale ±10%, shear ±0.1
     "elastic": lambda: Augment(elastic_alpha=1.0),  # the same, plus 1 px RMS warping
+    # stronger: rotate ±15°, scale ±15%, shear ±0.15, shift ±2 px, 1.5 px RMS warping
+    "elastic-strong": lambda: Augment(rotate=15.0, scale=0.15, shear=0.15, elastic_alpha=1.5),
 }
 CONSTRAINTS = {"augment": Options(AUGMENTS, "augmentation")}
 

@@ -7,25 +7,35 @@ for each layer ``l`` with weights ``(D_{l-1}, D_l)``,
 * backward ``a_{l-1}ᵀ @ δ_l``: ``(D_{l-1}, m) × (m, D_l)``,
 * and, above the first layer, ``δ_l @ W_lᵀ``: ``(m, D_l) × (D_l, D_{l-1})``,
 
-each costing ``2·m·k·n`` floating-point operations.  :func:`gemm_epochs` times exactly
-these products, with the same shapes, layouts and dtype, back to back: an epoch cannot
-be faster than that on this machine unless its matrix products get faster.
+each costing ``2·m·k·n`` floating-point operations; an epoch that evaluates a
+validation split adds the forward products of its rows, in the network's evaluation
+batches.  :func:`gemm_epochs` times exactly these products, with the same shapes,
+layouts and dtype, back to back: an epoch cannot be faster than that on this machine
+unless its matrix products get faster.  :func:`train_path_epochs` times the epochs a
+user runs: ``deltanet train``'s, for any :class:`~deltanet.config.TrainConfig`.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deltanet.network import MLP
+from deltanet.network import EVAL_BATCH, MLP
 from deltanet.optimizers import RMSprop
-from deltanet.training import Trainer
+from deltanet.progress import Progress
+from deltanet.training import CheckpointFile, Trainer
+
+if TYPE_CHECKING:
+    from deltanet.config import TrainConfig
 
 
 def blas_info() -> str:
@@ -45,33 +55,58 @@ def blas_info() -> str:
     return "; ".join(seen) or "unknown BLAS"
 
 
-def epoch_flops(layers: Sequence[int], n: int, batch_size: int) -> float:
+def _chunks(n: int, size: int) -> list[int]:
+    return [min(size, n - s) for s in range(0, n, size)]
+
+
+def epoch_flops(layers: Sequence[int], n: int, batch_size: int, evaluated: int = 0) -> float:
+    """Floating-point operations of an epoch's matrix products: training on ``n`` rows
+    in batches, then the forward products of ``evaluated`` rows (validation)."""
     flops = 0.0
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
+    for m in _chunks(n, batch_size):
         for i, (d_in, d_out) in enumerate(itertools.pairwise(layers)):
             flops += 2 * m * d_in * d_out * (3 if i > 0 else 2)
+    for m in _chunks(evaluated, EVAL_BATCH):
+        flops += sum(2 * m * d_in * d_out for d_in, d_out in itertools.pairwise(layers))
     return flops
 
 
 def gemm_epochs(
-    layers: Sequence[int], n: int, batch_size: int, dtype: str = "float32", seed: int = 0
+    layers: Sequence[int],
+    n: int,
+    batch_size: int,
+    dtype: str = "float32",
+    seed: int = 0,
+    evaluated: int = 0,
 ) -> Iterator[float]:
-    """Endless: each ``next`` times one epoch's matrix products, back to back, in seconds."""
+    """Endless: each ``next`` times one epoch's matrix products, back to back, in seconds.
+
+    Training on ``n`` rows in batches of ``batch_size``; then, with ``evaluated``, the
+    forward products of that many rows in the network's evaluation batches.
+    """
     rng = np.random.default_rng(seed)
+
+    def operand(*shape: int) -> np.ndarray:
+        return rng.random(shape, dtype=np.float64).astype(dtype)
+
     steps = []
-    sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
+    sizes = _chunks(n, batch_size)
     for m in sorted(set(sizes)):
         ops = []
         for i, (d_in, d_out) in enumerate(itertools.pairwise(layers)):
-            a = rng.random((m, d_in), dtype=np.float64).astype(dtype)
-            W = rng.random((d_in, d_out), dtype=np.float64).astype(dtype)
-            d = rng.random((m, d_out), dtype=np.float64).astype(dtype)
+            a, W, d = operand(m, d_in), operand(d_in, d_out), operand(m, d_out)
             ops.append((a, W, np.empty((m, d_out), dtype)))
             ops.append((a.T, d, np.empty((d_in, d_out), dtype)))
             if i > 0:
                 ops.append((d, W.T, np.empty((m, d_in), dtype)))
         steps.append((ops, sizes.count(m)))
+    chunks = _chunks(evaluated, EVAL_BATCH)
+    for m in sorted(set(chunks)):
+        ops = [
+            (operand(m, d_in), operand(d_in, d_out), np.empty((m, d_out), dtype))
+            for d_in, d_out in itertools.pairwise(layers)
+        ]
+        steps.append((ops, chunks.count(m)))
     while True:
         t0 = time.perf_counter()
         for ops, count in steps:
@@ -93,6 +128,31 @@ class Measurement:
     @property
     def fastest(self) -> float:
         return min(self.epoch_seconds)
+
+
+def train_path_epochs(
+    config: TrainConfig, X: np.ndarray, y: np.ndarray, directory: str | os.PathLike[str]
+) -> Iterator[float]:
+    """Endless: each ``next`` runs one epoch the way ``deltanet train`` does, and returns
+    its wall-clock seconds.
+
+    The run ``config`` describes, on ``X, y`` (split for validation as it says), through
+    the public :class:`~deltanet.training.Trainer`: augmentation, dropout, the weight
+    average, the validation pass, the progress bar (drawn nowhere) and the checkpoint
+    written into ``directory`` after every epoch, as ``deltanet train`` writes it.
+    """
+    net = config.make_network()
+    quiet = Progress(True, log=lambda line: None, stream=open(os.devnull, "w"))
+    trainer = Trainer.from_config(net, X, y, config, progress=quiet)
+    store = CheckpointFile(Path(directory) / "checkpoint.safetensors")
+    try:
+        while True:
+            t0 = time.perf_counter()
+            if trainer.advance(checkpoint=store) is None:
+                raise RuntimeError(trainer.history.stop_reason)
+            yield time.perf_counter() - t0
+    finally:
+        quiet.stream.close()
 
 
 def deltanet_epochs(

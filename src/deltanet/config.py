@@ -23,9 +23,12 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from deltanet import augment, network, optimizers
 from deltanet.constraints import NONNEGATIVE, AbsolutePath, Integer, check_all
 from deltanet.errors import ConfigError
+from deltanet.limits import check_memory
 from deltanet.losses import get_loss
 
 if TYPE_CHECKING:
@@ -45,6 +48,10 @@ CONSTRAINTS = {
     "seed": Integer(0),
     "data": AbsolutePath(),  # a folder of IDX files; None: the embedded MNIST
 }
+
+
+# what a resumed run may change: its length (to extend it) and where its data now lives
+RESUMABLE = ("epochs", "data")
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,8 @@ class TrainConfig:
         get_loss(self.loss, self.output)  # a loss and an output that go together
         if self.early_stopping and not self.val_size:
             raise ConfigError("early_stopping needs a validation split: give val_size > 0")
-        if self.optimizer == "sgd" and self.nesterov and not self.momentum:
-            raise ConfigError("nesterov needs a momentum > 0")
+        if self.optimizer == "sgd":
+            self.make_optimizer()  # SGD's own rule: Nesterov needs a momentum
 
     # ------------------------------------------------------------------ as data
     def to_dict(self) -> dict[str, Any]:
@@ -133,8 +140,20 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ the pieces
     def make_network(self) -> MLP:
-        """A freshly initialized network (its weights drawn from ``seed``)."""
+        """A freshly initialized network (its weights drawn from ``seed``), once the memory
+        its training will take is known to be there (before anything is allocated)."""
+        self.check_memory()
         return network.MLP.from_config(self)
+
+    def check_memory(self) -> None:
+        """Refuse a run whose training would not fit in memory: the parameters with their
+        gradient, the optimizer's state and weight average, the best weights, and the
+        epoch's snapshot of all of it (a ``ConfigError``)."""
+        kept = len(self.make_optimizer().state_names) + (1 if self.average else 0)
+        copies = 2 + kept + 1 + (1 + kept)
+        size = network.n_params(self.layers) * np.dtype(self.dtype).itemsize
+        what = f"training a {'-'.join(map(str, self.layers))} network"
+        check_memory(size * copies, what, ConfigError)
 
     def make_optimizer(self) -> Optimizer:
         return optimizers.from_config(self)

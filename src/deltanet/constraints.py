@@ -17,6 +17,7 @@ import math
 import numbers
 import os
 from collections.abc import Collection, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -202,7 +203,8 @@ class Layers(Rule):
     describe = "at least two positive whole-number widths such as (784, 300, 10)"
 
     def accepts(self, value: Any) -> bool:
-        if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+        # a sequence: a string, a set or a mapping (whose keys would be taken) is none
+        if isinstance(value, str | bytes | Mapping | AbstractSet) or not hasattr(value, "__len__"):
             return False
         return len(value) >= 2 and all(_is_integer(d) and d >= 1 for d in value)
 

@@ -15,6 +15,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,12 +65,14 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Remove the temporary files interrupted writes left in ``folder``; return them.
+def remove_stale_temp_files(folder: Path, names: Iterable[str]) -> list[Path]:
+    """Remove the temporary files interrupted writes of ``names`` left in ``folder``
+    (``.<name>.<random>.tmp``, as :func:`atomic_write_bytes` makes them); return them.
 
-    Only safe while nothing else writes there (a run directory's lock is held).
+    Only those: a folder may hold other people's files.  Only safe while nothing else
+    writes there (a run directory's lock is held).
     """
-    stale = [p for p in folder.glob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    stale = [p for name in names for p in folder.glob(f".{name}.*{TEMP_SUFFIX}") if p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

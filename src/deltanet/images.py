@@ -197,9 +197,16 @@ def load_array(path: str | os.PathLike[str]) -> np.ndarray:
         fh.seek(0)
         arr = np.lib.format.read_array(fh, allow_pickle=False, max_header_size=MAX_HEADER_BYTES)
     arr = arr.reshape(_digits(shape), 784).astype(np.float32)
+    if not len(arr):
+        raise DataError(f"{path}: holds no digits (0 rows)")
     if not np.isfinite(arr).all():
         raise DataError(f"{path}: contains NaN or infinite values")
-    if arr.size and arr.max() > 1.0:
+    low, high = float(arr.min()), float(arr.max())
+    if low < 0 or high > 255:
+        raise DataError(
+            f"{path}: values from {low:g} to {high:g}; digits are 0..1 or 0..255 grey levels"
+        )
+    if high > 1.0:
         arr /= 255.0
     return arr
 

@@ -140,6 +140,11 @@ def get_loss(name: str, output: str | None = None) -> Loss:
         if output != "sigmoid":
             raise ConfigError(f"loss 'binary_cross_entropy' needs output 'sigmoid', not {output!r}")
         return BinaryCrossEntropy(name, output)
+    if output == "softmax":
+        raise ConfigError(
+            f"softmax outputs go with loss 'cross_entropy'; {name!r} takes sigmoid, tanh, "
+            "linear or another element-wise output"
+        )
     return SquaredError(name, output, get_activation(output))
 
 

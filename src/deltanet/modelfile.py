@@ -38,7 +38,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from deltanet.errors import ModelFileError
+from deltanet.errors import ModelFileError, UserError
 from deltanet.files import atomic_write_bytes, open_regular
 from deltanet.limits import MAX_HEADER_BYTES, check_memory
 from deltanet.model import Model, Standardizer
@@ -222,7 +222,9 @@ def _covered(
         )
     covered = {key: _json(path, metadata, key) for key in keys}
     if "sha256" not in metadata:
-        raise ModelFileError(f"{path}: the file has no SHA-256 digest, so it cannot be trusted")
+        raise ModelFileError(
+            f"{path}: the file has no SHA-256 digest, so its contents cannot be checked"
+        )
     if metadata["sha256"] != digest(covered, tensors):
         raise ModelFileError(
             f"{path}: the contents do not match their SHA-256 digest "
@@ -250,7 +252,7 @@ def _network(path: str | os.PathLike[str], arch: Any, tensors: dict[str, np.ndar
             )
     try:
         net = MLP.from_config(arch)
-    except (ValueError, TypeError) as exc:
+    except UserError as exc:  # the settings' own checks; anything else is a bug of ours
         raise ModelFileError(f"{path}: the architecture metadata is invalid: {exc}") from None
     extra = set(tensors) - {b.name for b in net.layout}
     if extra:

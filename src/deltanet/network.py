@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from deltanet.history import History
 
 DTYPES = ("float32", "float64")
+EVAL_BATCH = 2000  # rows evaluated at a time: large products, bounded buffers
 _WORKSPACES_KEPT = 4  # batch sizes whose buffers are kept (train, last batch, eval, ...)
 
 # The architecture: what the constructor takes besides the seed, and the rules for it.
@@ -113,7 +114,9 @@ class _Workspace:
         self.dropped: list[np.ndarray | None] = [None] * len(widths)
         self.n, self.dtype = n, dtype
 
-    def dropout(self, layer: int, a: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    def dropout(
+        self, layer: int, a: np.ndarray, p: float, rng: np.random.Generator, ops: NumpyOps
+    ) -> np.ndarray:
         """Inverted dropout of ``a`` (the input of layer ``layer + 1``): each unit is kept
         with probability 1 − p and scaled by 1/(1 − p), so evaluation needs no rescaling."""
         if self.masks[layer] is None:
@@ -121,9 +124,7 @@ class _Workspace:
             self.dropped[layer] = np.empty_like(a)
         mask, out = self.masks[layer], self.dropped[layer]
         rng.random(out=mask, dtype=mask.dtype)
-        np.greater_equal(mask, p, out=mask, casting="unsafe")
-        mask *= 1.0 / (1.0 - p)
-        return np.multiply(a, mask, out=out)
+        return ops.dropout(a, mask, p, out)
 
 
 class MLP:
@@ -179,9 +180,11 @@ class MLP:
         self._loss = get_loss(arch["loss"], arch["output"])
         self.layers: tuple[int, ...] = arch["layers"]
         self.dtype = np.dtype(arch["dtype"])
-        # the parameters and their gradient, before either is allocated
+        # the parameters and their gradient, before either is allocated, and the float64
+        # draw that initializes the largest weight matrix
+        largest = max(d_in * d_out for d_in, d_out in itertools.pairwise(self.layers))
         check_memory(
-            2 * n_params(self.layers) * self.dtype.itemsize,
+            2 * n_params(self.layers) * self.dtype.itemsize + 8 * largest,
             f"a {'-'.join(map(str, self.layers))} network",
             ConfigError,
         )
@@ -359,17 +362,18 @@ class MLP:
         top = len(self.W) - 1
         a = X
         if rng is not None and self.input_dropout:
-            a = ws.dropout(0, X, self.input_dropout, rng)
+            a = ws.dropout(0, X, self.input_dropout, rng, self.ops)
         ws.inputs = [a]
         for i, (W, b, z) in enumerate(zip(self.W, self.b, ws.acts, strict=True)):
             np.matmul(a, W, out=z)
-            z += b
-            if i < top:
-                self._f.forward(z, z)  # a_l overwrites z_l: f' is computed from a_l
-                a = z
-                if rng is not None and self.dropout:
-                    a = ws.dropout(i + 1, z, self.dropout, rng)
-                ws.inputs.append(a)
+            if i == top:
+                z += b
+                break
+            self.ops.bias_activation(z, b, self._f)  # a_l overwrites z_l: f' comes from a_l
+            a = z
+            if rng is not None and self.dropout:
+                a = ws.dropout(i + 1, z, self.dropout, rng, self.ops)
+            ws.inputs.append(a)
         return ws.acts[top]
 
     def _backward(self, ws: _Workspace) -> None:
@@ -491,7 +495,7 @@ class MLP:
         return self._cost(X, Y, ws)
 
     def predict_proba(
-        self, X: Any, batch_size: int = 2000, *, threadsafe: bool = False
+        self, X: Any, batch_size: int = EVAL_BATCH, *, threadsafe: bool = False
     ) -> np.ndarray:
         """Network outputs ``h: (N, K)`` for ``X: (N, D_0)``: see :attr:`output_kind` for
         what they are.
@@ -503,7 +507,7 @@ class MLP:
         return self._outputs(self.check_X(X), batch_size, threadsafe)
 
     def _outputs(
-        self, X: np.ndarray, batch_size: int = 2000, threadsafe: bool = False
+        self, X: np.ndarray, batch_size: int = EVAL_BATCH, threadsafe: bool = False
     ) -> np.ndarray:
         if not np.isfinite(self._params).all():
             # all-NaN outputs would argmax to class 0: a prediction that means nothing
@@ -525,7 +529,7 @@ class MLP:
         "scores" (squared-error outputs: larger means more likely, nothing more)."""
         return "scores" if self.loss == "squared_error" else "probabilities"
 
-    def predict(self, X: Any, batch_size: int = 2000) -> np.ndarray:
+    def predict(self, X: Any, batch_size: int = EVAL_BATCH) -> np.ndarray:
         """Predicted class labels ``(N,)``: the argmax of the outputs."""
         return self.predict_proba(X, batch_size).argmax(axis=1)
 

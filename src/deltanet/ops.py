@@ -117,6 +117,81 @@ def _rmsprop_numpy(
     w -= scratch
 
 
+def elastic_fields(bank: Array, pick: Array, flip: Array) -> Array:
+    """Displacement fields ``(n, 2, s, s)``: ``bank[pick]``, each in one of eight variants.
+
+    ``flip`` bit 0 negates a field, bit 1 reverses its rows, bit 2 swaps its two
+    components and transposes it (in that order): eight fields from every one smoothed.
+    """
+    fields = bank[pick]
+    fields = np.where((flip & 1)[:, None, None, None] == 1, -fields, fields)
+    fields = np.where((flip & 2)[:, None, None, None] == 2, fields[:, :, ::-1, :], fields)
+    swap = (flip & 4) == 4
+    fields[swap] = fields[swap][:, ::-1].transpose(0, 1, 3, 2)
+    return fields
+
+
+def source_coordinates(affine: Array, side: int) -> Array:
+    """Source pixel coordinates ``(2, n, s, s)`` (row, column) of the affine maps.
+
+    ``affine: (n, 6)`` holds ``a00, a01, a10, a11, t0, t1`` of each image's inverse map
+    from an output pixel ``(r, q)``, centred on the image, to its source:
+    ``row = a00 r + a01 q + c − t0``, ``col = a10 r + a11 q + c − t1``.
+    """
+    c = (side - 1) / 2
+    r, q = np.meshgrid(np.arange(side) - c, np.arange(side) - c, indexing="ij")
+    a = affine.T[:, :, None, None]
+    rows = a[0] * r + a[1] * q + c - a[4]
+    cols = a[2] * r + a[3] * q + c - a[5]
+    return np.stack([rows, cols])
+
+
+def bilinear(images: Array, coords: Array) -> Array:
+    """Sample ``images: (n, s, s)`` at ``coords: (2, n, s, s)`` (row, column), bilinearly,
+    with zeros outside the image (scipy's "grid-constant" mode, ~5× faster than
+    ``ndimage.map_coordinates`` on a batch because it is four vectorized gathers)."""
+    n, s, _ = images.shape
+    p = s + 2  # one ring of zero padding
+    padded = np.zeros((n, p, p), images.dtype)
+    padded[:, 1:-1, 1:-1] = images
+    r = np.clip(coords[0] + 1, 0, s + 0.999)
+    q = np.clip(coords[1] + 1, 0, s + 0.999)
+    r0 = r.astype(np.intp)  # floor, since r >= 0
+    q0 = q.astype(np.intp)
+    fr = (r - r0).astype(images.dtype)
+    fq = (q - q0).astype(images.dtype)
+    flat = padded.reshape(-1)
+    i00 = (np.arange(n)[:, None, None] * (p * p)) + r0 * p + q0
+    v00, v01 = flat[i00], flat[i00 + 1]
+    v10, v11 = flat[i00 + p], flat[i00 + p + 1]
+    top = v00 + (v01 - v00) * fq
+    bottom = v10 + (v11 - v10) * fq
+    return top + (bottom - top) * fr
+
+
+def _check_bias(z: Array, b: Array) -> None:
+    if z.ndim != 2 or b.shape != z.shape[1:]:
+        raise ValueError(
+            f"b must have shape ({z.shape[-1]},) for z of shape {z.shape}, got {b.shape}"
+        )
+
+
+def _check_dropout(a: Array, mask: Array, out: Array) -> None:
+    if not a.shape == mask.shape == out.shape:
+        raise ValueError(
+            f"a, mask and out must share one shape, got {a.shape}, {mask.shape}, {out.shape}"
+        )
+
+
+def _check_warp(images: Array, affine: Array, out: Array) -> None:
+    n, s = images.shape[0], images.shape[1]
+    if images.shape != (n, s, s) or out.shape != images.shape or affine.shape != (n, 6):
+        raise ValueError(
+            f"images and out must be (n, s, s) and affine (n, 6), got {images.shape}, "
+            f"{out.shape}, {affine.shape}"
+        )
+
+
 class NumpyOps:
     """The reference backend: every operation in NumPy, in place where it says so."""
 
@@ -124,11 +199,24 @@ class NumpyOps:
     xp = np  # the array module; a GPU backend would put CuPy here
 
     def rmsprop(
-        self, w: Array, g: Array, ms: Array, lr: float, rho: float, eps: float, scratch: Array
+        self,
+        w: Array,
+        g: Array,
+        ms: Array,
+        lr: float,
+        rho: float,
+        eps: float,
+        scratch: Array,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        """``MS ← ρ MS + (1 − ρ) g²;  w ← w − lr · g / (√MS + ε)``, in place."""
+        """``MS ← ρ MS + (1 − ρ) g²;  w ← w − lr · g / (√MS + ε)``, in place; then, with
+        ``avg``, the weight average's step :meth:`ema` (fused into the same pass where
+        a backend can)."""
         _check_flat(w, g, ms)
         _rmsprop_numpy(w, g, ms, lr, rho, eps, scratch)
+        if avg is not None:
+            self.ema(avg, w, rate)
 
     def rmsprop_gains(
         self,
@@ -179,8 +267,11 @@ class NumpyOps:
         beta2: float,
         eps: float,
         t: int,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        """Adam with bias correction at step ``t`` (1-based), in place."""
+        """Adam with bias correction at step ``t`` (1-based), in place; then, with ``avg``,
+        the weight average's step :meth:`ema`."""
         _check_flat(w, g, m, v)
         c1, c2 = 1 - beta1**t, 1 - beta2**t
         m *= beta1
@@ -190,6 +281,8 @@ class NumpyOps:
         denom = np.sqrt(v / c2)
         denom += eps
         w -= (lr / c1) * m / denom
+        if avg is not None:
+            self.ema(avg, w, rate)
 
     def momentum(self, w: Array, g: Array, v: Array, lr: float, mu: float, nesterov: bool) -> None:
         """``v ← μ v + g``, then ``w ← w − lr · v`` (or ``w − lr · (g + μ v)``, Nesterov)."""
@@ -243,6 +336,47 @@ class NumpyOps:
             delta *= mask
         np.sum(delta, axis=0, out=db)
 
+    def bias_activation(self, z: Array, b: Array, activation: Activation) -> Array:
+        """``z ← f(z + b)`` in place, a hidden layer's forward step after its product;
+        ``z: (N, D)``, ``b: (D,)``."""
+        _check_bias(z, b)
+        z += b
+        return activation.forward(z, z)
+
+    def dropout(self, a: Array, mask: Array, p: float, out: Array) -> Array:
+        """Inverted dropout: ``mask`` arrives holding uniform draws in [0, 1) and leaves
+        as the keep-mask ``[mask ≥ p] / (1 − p)``; ``out ← a ⊙ mask``.  All ``(N, D)``."""
+        _check_dropout(a, mask, out)
+        np.greater_equal(mask, p, out=mask, casting="unsafe")
+        mask *= 1.0 / (1.0 - p)
+        return np.multiply(a, mask, out=out)
+
+    def warp(
+        self,
+        images: Array,
+        affine: Array,
+        bank: Array | None,
+        pick: Array,
+        flip: Array,
+        alpha: float,
+        out: Array,
+    ) -> Array:
+        """Resample ``images: (n, s, s)`` through affine maps and elastic fields, into ``out``.
+
+        ``affine: (n, 6)`` as :func:`source_coordinates`; with a ``bank`` of fields
+        ``(B, 2, s, s)`` float32, image ``i`` is also displaced by ``alpha`` times field
+        ``pick[i]`` in variant ``flip[i]`` (:func:`elastic_fields`).  Bilinear, zeros
+        outside the image.
+        """
+        _check_warp(images, affine, out)
+        coords = source_coordinates(affine, images.shape[1])
+        if bank is not None:
+            # alpha times float32 fields stays float32 (as NumPy computes a Python float
+            # times a float32 array), then moves the float64 coordinates
+            coords += np.float32(alpha) * np.moveaxis(elastic_fields(bank, pick, flip), 1, 0)
+        out[...] = bilinear(images, coords)
+        return out
+
 
 # ---------------------------------------------------------------------- the compiled loops
 # Plain Python here, compiled by NumbaOps.  Every constant arrives as a scalar of the
@@ -285,6 +419,31 @@ def _adam_loop(w, g, m, v, lr_c1, beta1, d1, beta2, d2, eps, c2):  # pragma: no 
         m[i] = mi
         v[i] = vi
         w[i] -= lr_c1 * mi / (np.sqrt(vi / c2) + eps)
+
+
+def _rmsprop_average_loop(w, g, ms, avg, lr, rho, c, eps, rate):  # pragma: no cover
+    # the RMSprop and weight-average loops in one pass, the same operations per element
+    for i in range(w.size):
+        gi = g[i]
+        m = rho * ms[i] + c * gi * gi
+        ms[i] = m
+        wi = w[i] - lr * gi / (np.sqrt(m) + eps)
+        w[i] = wi
+        avg[i] += rate * (wi - avg[i])
+
+
+def _adam_average_loop(
+    w, g, m, v, avg, lr_c1, beta1, d1, beta2, d2, eps, c2, rate
+):  # pragma: no cover
+    for i in range(w.size):
+        gi = g[i]
+        mi = beta1 * m[i] + d1 * gi
+        vi = beta2 * v[i] + d2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        wi = w[i] - lr_c1 * mi / (np.sqrt(vi / c2) + eps)
+        w[i] = wi
+        avg[i] += rate * (wi - avg[i])
 
 
 def _momentum_loop(w, g, v, lr, mu, nesterov):  # pragma: no cover
@@ -359,6 +518,86 @@ _DERIVATIVES = {
     ACTIVATIONS[name].derivative: kind
     for kind, name in enumerate(("sigmoid", "tanh", "relu", "leaky_relu", "linear"))
 }
+# bias_activation's `kind` for the forward functions it compiles (relu, leaky, linear)
+_FORWARDS = {
+    ACTIVATIONS[name].forward: kind
+    for kind, name in ((2, "relu"), (3, "leaky_relu"), (4, "linear"))
+}
+
+
+def _bias_activation_loop(z, b, kind, slope):  # pragma: no cover - compiled
+    # numpy's maximum: the first value when it is not smaller (so −0.0 and NaN stay)
+    zero = slope - slope
+    for i in range(z.shape[0]):
+        zi = z[i]
+        for j in range(zi.size):
+            v = zi[j] + b[j]
+            if kind == 2:  # relu: max(v, 0)
+                v = v if (v >= zero or v != v) else zero
+            elif kind == 3:  # leaky relu: max(v, slope·v)
+                sv = slope * v
+                v = v if (v >= sv or v != v) else sv
+            zi[j] = v
+
+
+def _dropout_loop(a, mask, p, scale, out):  # pragma: no cover - compiled
+    zero = scale - scale
+    one = zero + 1
+    for i in range(a.shape[0]):
+        ai, mi, oi = a[i], mask[i], out[i]
+        for j in range(ai.size):
+            m = (one if mi[j] >= p else zero) * scale
+            mi[j] = m
+            oi[j] = ai[j] * m
+
+
+def _warp_loop(
+    images, affine, bank, pick, flip, alpha, elastic, cell, pad, out
+):  # pragma: no cover
+    # the reference's operations in the reference's order and types, one pixel at a time:
+    # float64 coordinates, float32 displacements, interpolation in the images' dtype
+    # (rounded by storing into `cell`, a 1-element array of that dtype), so results agree.
+    # `pad` is an (s + 2, s + 2) buffer with a ring of zeros, as the reference pads; each
+    # image is copied into it before any of its pixels is written, so out may be images.
+    n, s = images.shape[0], images.shape[1]
+    c = (s - 1) / 2
+    top_edge = s + 0.999
+    for i in range(n):
+        a00, a01, a10, a11 = affine[i, 0], affine[i, 1], affine[i, 2], affine[i, 3]
+        t0, t1 = affine[i, 4], affine[i, 5]
+        pad[1 : s + 1, 1 : s + 1] = images[i]
+        res, bits = out[i], flip[i]
+        field = bank[pick[i]]
+        for y in range(s):
+            r = y - c
+            for x in range(s):
+                q = x - c
+                row = a00 * r + a01 * q + c - t0
+                col = a10 * r + a11 * q + c - t1
+                if elastic:
+                    # the variant of elastic_fields: negate, reverse rows, swap + transpose
+                    if bits & 4:
+                        yy = s - 1 - x if bits & 2 else x
+                        d_row, d_col = field[1, yy, y], field[0, yy, y]
+                    else:
+                        yy = s - 1 - y if bits & 2 else y
+                        d_row, d_col = field[0, yy, x], field[1, yy, x]
+                    if bits & 1:
+                        d_row, d_col = -d_row, -d_col
+                    row += alpha * d_row
+                    col += alpha * d_col
+                rr = min(max(row + 1, 0.0), top_edge)
+                qq = min(max(col + 1, 0.0), top_edge)
+                r0, q0 = int(rr), int(qq)
+                cell[0] = rr - r0
+                fr = cell[0]
+                cell[0] = qq - q0
+                fq = cell[0]
+                v00, v01 = pad[r0, q0], pad[r0, q0 + 1]
+                v10, v11 = pad[r0 + 1, q0], pad[r0 + 1, q0 + 1]
+                top = v00 + (v01 - v00) * fq
+                bottom = v10 + (v11 - v10) * fq
+                res[y, x] = top + (bottom - top) * fr
 
 
 class _Compiled:
@@ -400,19 +639,26 @@ class NumbaOps(NumpyOps):
     _rmsprop = _Compiled(_rmsprop_loop, fastmath=True)
     _rmsprop_gains = _Compiled(_rmsprop_gains_loop, fastmath=True)
     _adam = _Compiled(_adam_loop, fastmath=True)
+    _rmsprop_average = _Compiled(_rmsprop_average_loop, fastmath=True)
+    _adam_average = _Compiled(_adam_average_loop, fastmath=True)
     _momentum = _Compiled(_momentum_loop, fastmath=True)
     _ema = _Compiled(_ema_loop, fastmath=True)
     _softmax_cross_entropy = _Compiled(_softmax_cross_entropy_loop, fastmath=False)
     _backprop_hidden = _Compiled(_backprop_hidden_loop, fastmath=False)
+    _warp = _Compiled(_warp_loop, fastmath=False)
+    _bias_activation = _Compiled(_bias_activation_loop, fastmath=False)
+    _dropout = _Compiled(_dropout_loop, fastmath=False)
 
     @staticmethod
     def eligible(*arrays: Array) -> bool:
-        """Whether the compiled loops can take ``arrays``: one floating dtype, C order.
+        """Whether the compiled loops can take ``arrays``: one floating dtype, C order,
+        and a numba that imports (an installed one that does not, say for a NumPy newer
+        than it supports, leaves every operation to the reference, with one warning).
 
         (The loops also trust the arrays' sizes: shapes are checked before they run.)
         """
         dt = arrays[0].dtype
-        if dt.kind != "f":
+        if dt.kind != "f" or not numba_importable():
             return False
         for a in arrays:  # a plain loop: this runs several times per training step
             if a.dtype != dt or not a.flags.c_contiguous:
@@ -420,13 +666,26 @@ class NumbaOps(NumpyOps):
         return True
 
     def rmsprop(
-        self, w: Array, g: Array, ms: Array, lr: float, rho: float, eps: float, scratch: Array
+        self,
+        w: Array,
+        g: Array,
+        ms: Array,
+        lr: float,
+        rho: float,
+        eps: float,
+        scratch: Array,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        if not self.eligible(w, g, ms):
-            return super().rmsprop(w, g, ms, lr, rho, eps, scratch)
-        _check_flat(w, g, ms)
+        if not self.eligible(w, g, ms, *(() if avg is None else (avg,))):
+            return super().rmsprop(w, g, ms, lr, rho, eps, scratch, avg, rate)
         t = w.dtype.type
-        self._rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps))
+        if avg is None:
+            _check_flat(w, g, ms)
+            self._rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps))
+        else:
+            _check_flat(w, g, ms, avg)
+            self._rmsprop_average(w, g, ms, avg, t(lr), t(rho), t(1 - rho), t(eps), t(rate))
 
     def rmsprop_gains(
         self,
@@ -489,25 +748,20 @@ class NumbaOps(NumpyOps):
         beta2: float,
         eps: float,
         t: int,
+        avg: Array | None = None,
+        rate: float = 0.0,
     ) -> None:
-        if not self.eligible(w, g, m, v):
-            return super().adam(w, g, m, v, lr, beta1, beta2, eps, t)
-        _check_flat(w, g, m, v)
+        if not self.eligible(w, g, m, v, *(() if avg is None else (avg,))):
+            return super().adam(w, g, m, v, lr, beta1, beta2, eps, t, avg, rate)
         c1, c2 = 1 - beta1**t, 1 - beta2**t
         ty = w.dtype.type
-        self._adam(
-            w,
-            g,
-            m,
-            v,
-            ty(lr / c1),
-            ty(beta1),
-            ty(1 - beta1),
-            ty(beta2),
-            ty(1 - beta2),
-            ty(eps),
-            ty(c2),
-        )
+        constants = (ty(lr / c1), ty(beta1), ty(1 - beta1), ty(beta2), ty(1 - beta2))
+        if avg is None:
+            _check_flat(w, g, m, v)
+            self._adam(w, g, m, v, *constants, ty(eps), ty(c2))
+        else:
+            _check_flat(w, g, m, v, avg)
+            self._adam_average(w, g, m, v, avg, *constants, ty(eps), ty(c2), ty(rate))
 
     def momentum(self, w: Array, g: Array, v: Array, lr: float, mu: float, nesterov: bool) -> None:
         if not self.eligible(w, g, v):
@@ -548,6 +802,75 @@ class NumbaOps(NumpyOps):
         self._backprop_hidden(
             delta, a, mask if masked else a, masked, kind, t(1), t(LEAKY_SLOPE), db
         )
+
+    def bias_activation(self, z: Array, b: Array, activation: Activation) -> Array:
+        # sigmoid and tanh stay with NumPy, whose vectorised tanh numba cannot match
+        kind = _FORWARDS.get(activation.forward)
+        if kind is None or not self.eligible(z, b):
+            return super().bias_activation(z, b, activation)
+        _check_bias(z, b)
+        self._bias_activation(z, b, kind, z.dtype.type(LEAKY_SLOPE))
+        return z
+
+    def dropout(self, a: Array, mask: Array, p: float, out: Array) -> Array:
+        if not self.eligible(a, mask, out):
+            return super().dropout(a, mask, p, out)
+        _check_dropout(a, mask, out)
+        t = a.dtype.type
+        self._dropout(a, mask, t(p), t(1.0 / (1.0 - p)), out)
+        return out
+
+    def warp(
+        self,
+        images: Array,
+        affine: Array,
+        bank: Array | None,
+        pick: Array,
+        flip: Array,
+        alpha: float,
+        out: Array,
+    ) -> Array:
+        fields = bank if bank is not None else np.zeros((1, 2, 1, 1), np.float32)
+        if not (
+            self.eligible(images, out)
+            and affine.dtype == np.float64
+            and fields.dtype == np.float32
+            and fields.flags.c_contiguous
+        ):
+            return super().warp(images, affine, bank, pick, flip, alpha, out)
+        _check_warp(images, affine, out)
+        if bank is not None and bank.shape[2:] != images.shape[1:]:
+            raise ValueError(f"fields {bank.shape} do not match images {images.shape}")
+        elastic = bank is not None
+        if elastic:
+            pick = np.ascontiguousarray(pick, np.int64)
+            flip = np.ascontiguousarray(flip, np.int64)
+            if pick.min(initial=0) < 0 or pick.max(initial=0) >= len(bank):
+                raise ValueError(f"field indices must lie in 0..{len(bank) - 1}")
+        else:
+            pick = flip = np.zeros(len(images), np.int64)
+        side = images.shape[1]
+        cell, pad = np.empty(1, images.dtype), np.zeros((side + 2, side + 2), images.dtype)
+        self._warp(images, affine, fields, pick, flip, np.float32(alpha), elastic, cell, pad, out)
+        return out
+
+
+@cache
+def numba_importable() -> bool:
+    """Whether numba imports; the first time it does not, a warning says so."""
+    try:
+        import numba  # noqa: F401
+    except Exception as exc:  # a broken install fails in many ways, not only ImportError
+        import warnings
+
+        warnings.warn(
+            f"numba is installed but cannot be imported ({exc}); deltanet uses its NumPy "
+            "backend (slower, same results to rounding)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
 
 
 def numba_disabled() -> bool:

@@ -77,14 +77,25 @@ class Optimizer:
         if self.average and self.averages is None:
             self.averages = params.copy()  # the average starts at the initial parameters
         self.t += 1
-        self._update(params, grad)
+        rate = 0.0
+        if self.averages is not None:
+            rate = 1 - min(self.average, (1 + self.t) / (10 + self.t))  # 1 − decay
+        # the average's step rides in the update's pass over the parameters, unless a
+        # constraint must change them in between
+        fused = self.averages is not None and constrain is None and self.fuses_average
+        self._update(params, grad, self.averages if fused else None, rate)
         if constrain is not None:
             constrain(params)
-        if self.averages is not None:
-            decay = min(self.average, (1 + self.t) / (10 + self.t))
-            self.ops.ema(self.averages, params, 1 - decay)  # avg ← decay·avg + (1 − decay)·w
+        if self.averages is not None and not fused:
+            self.ops.ema(self.averages, params, rate)  # avg ← decay·avg + (1 − decay)·w
 
-    def _update(self, params: Array, grad: Array) -> None:
+    fuses_average = False  # whether _update takes the average's step too
+
+    def _update(
+        self, params: Array, grad: Array, avg: Array | None = None, rate: float = 0.0
+    ) -> None:
+        """One step of the method; with ``avg`` (when :attr:`fuses_average`), the
+        average's step as well."""
         raise NotImplementedError
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -167,7 +178,9 @@ class SGD(Optimizer):
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
 
-    def _update(self, params: Array, grad: Array) -> None:
+    def _update(
+        self, params: Array, grad: Array, avg: Array | None = None, rate: float = 0.0
+    ) -> None:
         if not self.momentum:
             params -= self.lr * grad
             return
@@ -211,9 +224,14 @@ class RMSprop(Optimizer):
             self._scratch = np.empty_like(like)
         return self._scratch
 
-    def _update(self, params: Array, grad: Array) -> None:
+    fuses_average = True
+
+    def _update(
+        self, params: Array, grad: Array, avg: Array | None = None, rate: float = 0.0
+    ) -> None:
+        ms = self.state["mean_square"]
         self.ops.rmsprop(
-            params, grad, self.state["mean_square"], self.lr, self.rho, self.eps, self._buffer(grad)
+            params, grad, ms, self.lr, self.rho, self.eps, self._buffer(grad), avg, rate
         )
 
 
@@ -273,7 +291,11 @@ class RMSpropGains(RMSprop):
         super()._init_state(params)
         self.state["gain"].fill(1)
 
-    def _update(self, params: Array, grad: Array) -> None:
+    fuses_average = False
+
+    def _update(
+        self, params: Array, grad: Array, avg: Array | None = None, rate: float = 0.0
+    ) -> None:
         self.ops.rmsprop_gains(
             params,
             grad,
@@ -319,17 +341,14 @@ class Adam(Optimizer):
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
-    def _update(self, params: Array, grad: Array) -> None:
+    fuses_average = True
+
+    def _update(
+        self, params: Array, grad: Array, avg: Array | None = None, rate: float = 0.0
+    ) -> None:
+        m, v = self.state["m"], self.state["v"]
         self.ops.adam(
-            params,
-            grad,
-            self.state["m"],
-            self.state["v"],
-            self.lr,
-            self.beta1,
-            self.beta2,
-            self.eps,
-            self.t,
+            params, grad, m, v, self.lr, self.beta1, self.beta2, self.eps, self.t, avg, rate
         )
 
 

@@ -15,6 +15,7 @@ class Progress:
     enabled: bool
     log: Callable[[str], None] | None = None
     bar: Any = None
+    stream: Any = None  # where the bar is drawn (None: stderr); a benchmark draws it nowhere
 
     def start(self, epoch: int, epochs: int, n_batches: int) -> None:
         if not self.enabled:
@@ -28,6 +29,7 @@ class Progress:
             leave=False,
             dynamic_ncols=True,
             mininterval=0.2,
+            file=self.stream,
         )
 
     def update(self, n: int, loss: float) -> None:

@@ -74,8 +74,13 @@ class RunDir:
     LOCK = ".lock"
 
     def __init__(self, path: Path, lock: int | None = None):
-        self.path = path
+        self.path = _settled(path)
         self._lock = lock
+
+    @property
+    def own_files(self) -> tuple[str, ...]:
+        """Every file a run directory holds that deltanet wrote."""
+        return (*self.RUN_FILES, *self.PICTURES, self.REPORT)
 
     # ------------------------------------------------------------------ making one
     @classmethod
@@ -110,12 +115,13 @@ class RunDir:
             path = Path(path)
             _mkdir(path, exist_ok=True)
         run = cls(path, _lock(path))
+        path = run.path
         try:
             if overwrite:
                 run._clear()
             else:
                 run._refuse_if_run()
-            remove_stale_temp_files(path)
+            remove_stale_temp_files(path, run.own_files)
             run.write_config(config, info)
             if path.resolve().parent == root.resolve():
                 _point_latest(root, path.resolve().name)
@@ -129,13 +135,13 @@ class RunDir:
         """An existing run, locked (to resume it or to draw into it)."""
         run = cls.read(path)
         run._lock = _lock(run.path)
-        remove_stale_temp_files(run.path)
+        remove_stale_temp_files(run.path, run.own_files)
         return run
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> RunDir:
         """An existing run, to read (no lock: its files are written atomically)."""
-        path = Path(path)
+        path = _settled(Path(path))
         if not path.is_dir():
             raise RunDirError(f"{path}: no such run directory")
         if not (path / cls.CONFIG).is_file():
@@ -167,9 +173,22 @@ class RunDir:
             )
 
     def _clear(self) -> None:
-        """Remove the files of the run this directory holds (before a new one starts)."""
-        for name in (*self.RUN_FILES, *self.PICTURES, self.REPORT):
+        """Remove the files of the run this directory holds (before a new one starts);
+        a directory whose files deltanet did not write is refused, not cleared."""
+        if any((self.path / name).exists() for name in self.RUN_FILES) and not self._ours():
+            raise RunDirError(
+                f"{self.path} holds files deltanet did not write ({self.CONFIG} is not a "
+                "run's): --overwrite replaces only a deltanet run; choose another --out"
+            )
+        for name in self.own_files:
             (self.path / name).unlink(missing_ok=True)
+
+    def _ours(self) -> bool:
+        """Whether config.json is one a deltanet run wrote."""
+        try:
+            return "train" in self.info()
+        except RunDirError:
+            return False
 
     # ------------------------------------------------------------------ reading
     @property
@@ -263,6 +282,14 @@ class RunDir:
 # ---------------------------------------------------------------------- the file system
 
 
+def _settled(path: Path) -> Path:
+    """``path`` with its symbolic links followed, once: a run is the directory ``runs/latest``
+    named when it began, not whichever one the link names later.  Relative paths stay
+    relative (to the working directory), so messages stay short."""
+    real = Path(os.path.realpath(path))
+    return real if path.is_absolute() else Path(os.path.relpath(real))
+
+
 def _mkdir(path: Path, exist_ok: bool) -> None:
     try:
         path.mkdir(parents=True, exist_ok=exist_ok)
@@ -270,7 +297,7 @@ def _mkdir(path: Path, exist_ok: bool) -> None:
         if not exist_ok:
             raise
         raise RunDirError(f"{path}: exists and is not a directory") from None
-    except (PermissionError, NotADirectoryError) as exc:
+    except OSError as exc:  # no permission, a file in the way, a read-only file system ...
         raise RunDirError(f"{path}: cannot create the run directory ({exc.strerror})") from None
 
 

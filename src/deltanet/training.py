@@ -41,7 +41,8 @@ import numpy as np
 from deltanet import modelfile
 from deltanet.augment import Augment
 from deltanet.batches import Batches
-from deltanet.config import CONSTRAINTS, TrainConfig
+from deltanet.config import CONSTRAINTS, RESUMABLE, TrainConfig
+from deltanet.constraints import Integer
 from deltanet.errors import ConfigError, DataError, ModelFileError
 from deltanet.history import History, Outcome, history_of
 from deltanet.limits import check_memory
@@ -80,8 +81,7 @@ class EarlyStopping:
     restore_best: bool = True
 
     def __post_init__(self) -> None:
-        if self.patience < 1:
-            raise ConfigError(f"patience must be at least 1, got {self.patience}")
+        Integer(1).check("patience", self.patience)  # a whole number of epochs, at least 1
 
 
 def split_validation(
@@ -160,7 +160,8 @@ class Trainer:
         augment: an :class:`~deltanet.augment.Augment` applied to every mini-batch.
         max_norm: after every step, scale each unit's incoming weight vector (a column
             of ``W``) down to this L2 norm if it is longer (Srivastava et al. 2014).
-        progress: show a progress bar and a summary line per epoch.
+        progress: show a progress bar and a summary line per epoch (or a
+            :class:`~deltanet.progress.Progress` that says where).
         log: where summary lines go (default: printed above the progress bar).
     """
 
@@ -182,7 +183,7 @@ class Trainer:
         early_stopping: EarlyStopping | None = None,
         augment: Augment | None = None,
         max_norm: float | None = None,
-        progress: bool = False,
+        progress: bool | Progress = False,
         log: Callable[[str], None] | None = None,
     ):
         for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
@@ -195,6 +196,11 @@ class Trainer:
         self.early_stopping, self.augment = early_stopping, augment
         self._constrain = functools.partial(_cap_norms_of, net, max_norm) if max_norm else None
         self._data(X, y, validation, val_size, test)
+        if augment is not None and self.X.shape[1] != augment.side**2:
+            raise ConfigError(
+                f"augmentation distorts {augment.side}×{augment.side} pictures, but the inputs "
+                f"have {self.X.shape[1]} values each"
+            )
         if early_stopping is not None and self.X_val is None:
             raise ConfigError("early stopping needs a validation set (validation= or val_size=)")
         self._check_memory()
@@ -205,7 +211,8 @@ class Trainer:
         self.start_loss: float | None = None  # the run's first batch loss
         # before any clock starts: checking X for bytes is set-up, not training
         self.batches = Batches(self.X, self.Y, self.labels, batch_size)
-        self.progress = Progress(progress, log)
+        self.progress = progress if isinstance(progress, Progress) else Progress(progress, log)
+        self.config: TrainConfig | None = None  # the run's, when it was made from one
 
     @classmethod
     def from_config(cls, net: MLP, X: Any, y: Any, config: TrainConfig, **options: Any) -> Trainer:
@@ -217,7 +224,7 @@ class Trainer:
             raise ConfigError(
                 f"the network is {net}, the config describes another: {', '.join(differ)} differ"
             )
-        return cls(
+        trainer = cls(
             net,
             X,
             y,
@@ -232,6 +239,8 @@ class Trainer:
             max_norm=config.max_norm or None,
             **options,
         )
+        trainer.config = config  # its checkpoints record it, and a resume compares it
+        return trainer
 
     def _data(
         self,
@@ -280,29 +289,41 @@ class Trainer:
         ``callbacks``: ``cb(record, net)`` after each epoch; returning True stops.
         ``checkpoint``: saved after every epoch (see :meth:`state_dict`).
         """
+        history = self.history
+        while len(history) < self.epochs and history.outcome is None:
+            self.advance(callbacks, checkpoint)
+        if history.outcome is None:
+            history.outcome = Outcome.COMPLETED
+        if self.finish():
+            self.progress.say(f"restored the weights of epoch {history.best_epoch}")
+        return history
+
+    def advance(
+        self,
+        callbacks: Sequence[Callable[[dict[str, float], MLP], bool | None]] = (),
+        checkpoint: CheckpointStore | None = None,
+    ) -> dict[str, float] | None:
+        """One turn of :meth:`run`: the next epoch, the choice of the best one, its line,
+        its checkpoint and the callbacks.  The epoch's record, or None if it diverged."""
         history, bar = self.history, self.progress
 
         def save() -> None:
             if checkpoint is not None:
                 checkpoint.save_checkpoint(self.net, *self.state_dict())
 
-        while len(history) < self.epochs and history.outcome is None:
-            record = self.epoch()
-            if record is None:
-                bar.end()
-                warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=2)
-                save()  # the rolled-back state, and the outcome: a resume will not retry
-                break
-            bar.end(epoch_line(record, self.epochs, self.select(record)))
+        record = self.epoch()
+        if record is None:
+            bar.end()
+            warnings.warn(history.stop_reason, TrainingDiverged, stacklevel=3)
+            save()  # the rolled-back state, and the outcome: a resume will not retry
+            return None
+        best = self.select(record)
+        save()  # before the line: a closed pipe or a ^C while printing loses no epoch
+        bar.end(epoch_line(record, self.epochs, best))
+        if any(cb(record, self.net) for cb in callbacks):
+            history.stop(Outcome.STOPPED, f"stopped by a callback after epoch {len(history)}")
             save()
-            if any(cb(record, self.net) for cb in callbacks):
-                history.stop(Outcome.STOPPED, f"stopped by a callback after epoch {len(history)}")
-                save()
-        if history.outcome is None:
-            history.outcome = Outcome.COMPLETED
-        if self.finish():
-            bar.say(f"restored the weights of epoch {history.best_epoch}")
-        return history
+        return record
 
     def epoch(self) -> dict[str, float] | None:
         """Train the next epoch; its record, or None when it diverged (and was rolled back)."""
@@ -422,7 +443,8 @@ class Trainer:
             self.history.stop(
                 Outcome.EARLY_STOPPED,
                 f"early stopping: validation error has not improved for {self.bad_epochs} "
-                f"epochs (best {100 * self.best_val:.2f}% at epoch {self.history.best_epoch})",
+                f"epoch{'s' if self.bad_epochs != 1 else ''} (best {100 * self.best_val:.2f}% "
+                f"at epoch {self.history.best_epoch})",
             )
         return False
 
@@ -457,6 +479,8 @@ class Trainer:
             "lr0": self.lr0,
             "start_loss": self.start_loss,
         }
+        if self.config is not None:
+            state["config"] = self.config.to_dict()
         return arrays, state
 
     def resume(self, checkpoint: CheckpointStore) -> bool:
@@ -474,6 +498,7 @@ class Trainer:
             )
         if saved.to_config() != self.net.to_config():
             raise ConfigError(f"{source}: the checkpoint is for {saved}, not {self.net}")
+        self._same_run(source, state.get("config"))
         # every array must fit the network: the compiled updates trust their sizes
         params = self.net.params
         for name, arr in arrays.items():
@@ -486,6 +511,22 @@ class Trainer:
         self.net.params = saved.params
         self.history = history
         return True
+
+    def _same_run(self, source: str, settings: Any) -> None:
+        """Refuse a checkpoint that another run's settings wrote: the checkpoint, which
+        its digest covers, is the truth about a run; what may change on resume may."""
+        if self.config is None or settings is None:
+            return
+        try:
+            written = TrainConfig.from_dict(settings)
+        except ConfigError as exc:
+            raise ModelFileError(f"{source}: its run's settings are unreadable ({exc})") from None
+        differ = [name for name in written.diff(self.config) if name not in RESUMABLE]
+        if differ:
+            raise ConfigError(
+                f"{source}: the checkpoint is of a run whose {', '.join(differ)} differ from "
+                "the settings asked for (was the run's config.json edited?)"
+            )
 
     def _load_state(self, source: str, arrays: dict[str, np.ndarray], state: dict) -> None:
         """Take the trainer's state from a checkpoint; all of it is read and checked
@@ -539,8 +580,10 @@ def _keyword_run(
     max_norm: float | None,
 ) -> dict[str, Any]:
     """:class:`Trainer`'s arguments from :func:`fit`'s keywords, None meaning the default."""
-    if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
-        early_stopping = EarlyStopping(patience=early_stopping)
+    if isinstance(early_stopping, bool) or not isinstance(early_stopping, EarlyStopping | None):
+        # a patience, as TrainConfig takes it: 0 turns it off
+        patience = CONSTRAINTS["early_stopping"].check("early_stopping", early_stopping)
+        early_stopping = EarlyStopping(patience=patience) if patience else None
     return {
         "optimizer": _optimizer(optimizer, lr, average),
         "schedule": Schedule(schedule) if isinstance(schedule, str) else schedule,

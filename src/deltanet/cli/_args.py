@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 DEFAULTS = TrainConfig()
 POSITIVE_INT = Integer(1)
+NONNEGATIVE_INT = Integer(0)
 
 
 class Parser(argparse.ArgumentParser):

@@ -11,14 +11,13 @@ from typing import Any
 import numpy as np
 
 from deltanet.cli import _args
-from deltanet.config import TrainConfig
+from deltanet.config import RESUMABLE, TrainConfig
 from deltanet.datasets import load_mnist
 from deltanet.errors import ConfigError
 from deltanet.metrics import percent
 
 # what `train --resume` may be told: more epochs, and where the data is now (and, not
 # being settings, --threads, --quiet and --plots)
-RESUME_MAY_CHANGE = ("epochs", "data")
 
 DESCRIPTION = """\
 Train a fully connected network on MNIST and save it.
@@ -108,6 +107,8 @@ def _resume(args: argparse.Namespace) -> int:
         if getattr(args, name):
             raise ConfigError(f"--resume DIR names the run directory; --{name} cannot be given")
     with RunDir.open(args.resume) as rd:
+        if args.threads is None:  # the run's own thread count: the same bytes as unbroken
+            args.threads = rd.info().get("machine", {}).get("threads")
         saved = rd.config()
         config = _resumed_config(saved, args, str(rd.path))
         progress = rd.progress()
@@ -119,19 +120,25 @@ def _resume(args: argparse.Namespace) -> int:
         done = len(progress)
         if config.epochs < done:
             raise ConfigError(
-                f"{rd.path} has already trained {done} epochs, more than {config.epochs}"
+                f"{rd.path} has already trained {_args.plural(done, 'epoch')}, "
+                f"more than {config.epochs}"
             )
         if progress.outcome is not None and config.epochs not in (saved.epochs, done):
             raise ConfigError(
-                f"{rd.path} stopped after {done} epochs and cannot be extended: "
-                f"{progress.stop_reason}"
+                f"{rd.path} stopped after {_args.plural(done, 'epoch')} and cannot be "
+                f"extended: {progress.stop_reason}"
             )
         if (done == config.epochs or progress.outcome is not None) and rd.has_results():
-            ended = f"stopped after {done} epochs" if progress.outcome else f"trained {done} epochs"
-            print(
-                f"{rd.path} has {ended} of {config.epochs}: nothing left to do "
-                "(--epochs N extends a run that finished)"
-            )
+            if progress.outcome is not None:  # stopped early or diverged: not extendable
+                print(
+                    f"{rd.path}: nothing left to do, the run stopped after "
+                    f"{_args.plural(done, 'epoch')} ({progress.stop_reason})"
+                )
+            else:
+                print(
+                    f"{rd.path} has trained {_args.plural(done, 'epoch')} of {config.epochs}: "
+                    "nothing left to do (--epochs N extends it)"
+                )
             return 0
         job = _Job(config, args)
         job.trainer.resume(rd)
@@ -149,14 +156,14 @@ def _resumed_config(saved: TrainConfig, args: argparse.Namespace, where: str) ->
 
     given = _args.settings_given(args)
     requested = (presets.get(args.preset) if args.preset else saved).replace(**given)
-    changed = [name for name in saved.diff(requested) if name not in RESUME_MAY_CHANGE]
+    changed = [name for name in saved.diff(requested) if name not in RESUMABLE]
     if changed:
         flags = sorted({_args.flag(n) if n in given else "--preset" for n in changed})
         raise ConfigError(
             f"--resume continues {where} with its own settings; {', '.join(flags)} cannot "
             "change (only --epochs, to extend the run, --threads and --data-dir can)"
         )
-    return saved.replace(**{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE})
+    return saved.replace(**{k: v for k, v in given.items() if k in RESUMABLE})
 
 
 # ---------------------------------------------------------------------- training
