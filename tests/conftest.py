@@ -70,6 +70,16 @@ def run_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def digits(tmp_path_factory):
+    """scikit-learn's digits (1,797 8×8 pictures, 10 classes) written the ways a user
+    brings data: ``digits.csv`` (64 pixel columns and ``digit``), ``digits.npz``
+    (``X_train``, ``y_train``), ``digits.parquet``, and ``pictures/<digit>/<i>.png``."""
+    from helpers import write_digits
+
+    return write_digits(tmp_path_factory.mktemp("digits"))
+
+
+@pytest.fixture(scope="session")
 def digit_model(tmp_path_factory):
     """A model file that reads digits well enough for the served page's drawings:
     784-64-10 ReLU, 3 epochs on 20,000 MNIST images (about 94% test accuracy; seconds

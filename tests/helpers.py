@@ -85,7 +85,28 @@ def training_metadata(path):
         return json.loads(f.metadata().get("training", "{}"))
 
 
+def write_digits(folder):
+    """scikit-learn's digits written as a CSV, a .npz, a Parquet file and a folder of
+    8×8 PNG pictures in class folders, into ``folder``; returns ``folder``."""
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    frame = pd.DataFrame(d.data, columns=[f"pixel{i}" for i in range(64)])
+    frame["digit"] = d.target
+    frame.to_csv(folder / "digits.csv", index=False)
+    frame.to_parquet(folder / "digits.parquet")
+    np.savez(folder / "digits.npz", X_train=d.data, y_train=d.target)
+    for i, (image, label) in enumerate(zip(d.images, d.target, strict=True)):
+        where = folder / "pictures" / str(label)
+        where.mkdir(parents=True, exist_ok=True)
+        # digits' grey levels are 0..16
+        Image.fromarray(np.round(image * 255 / 16).astype(np.uint8)).save(where / f"{i}.png")
+    return folder
+
+
 TREES = ("ash", "birch", "cedar")  # the class names of tabular_model
+FEATURES = ("girth", "height", "bark", "altitude")  # and its features' names
 
 
 def tabular_data(n=300, seed=0):
@@ -100,12 +121,12 @@ def tabular_data(n=300, seed=0):
 
 
 def tabular_model(dtype="float32"):
-    """A trained :class:`~deltanet.model.Model` of :func:`tabular_data` with class names
-    and a standardization; and the data."""
+    """A trained :class:`~deltanet.model.Model` of :func:`tabular_data` with class and
+    feature names and a standardization; and the data."""
     import deltanet as dn
 
     X, y = tabular_data()
     std = dn.Standardizer.fit(X)
     net = dn.MLP([4, 16, 3], hidden="tanh", dtype=dtype, seed=0)
     net.fit(std.transform(X, net.dtype), y, epochs=30, batch_size=30, val_size=0)
-    return dn.Model(net, TREES, std), X, y
+    return dn.Model(net, TREES, std, feature_names=FEATURES), X, y

@@ -64,7 +64,7 @@ def test_the_named_augmentations():
     from deltanet.augment import AUGMENTS, from_name
     from deltanet.errors import ConfigError
 
-    assert set(AUGMENTS) == {"none", "affine", "elastic"}
+    assert set(AUGMENTS) == {"none", "affine", "elastic", "elastic-strong"}
     assert from_name("none") is None
     assert from_name("affine") == Augment() and from_name("elastic").elastic_alpha == 1.0
     assert from_name("affine") is not from_name("affine")  # fresh: no bank shared by runs

@@ -1,18 +1,13 @@
-import argparse
-
-import numpy as np
 import pytest
 
 from deltanet.cli import _args
-from deltanet.datasets import MNIST
-from deltanet.errors import ConfigError, DataError
 
 
 def parser():
     p = _args.Parser(prog="deltanet test")
     _args.add_network_args(p)
     _args.add_optimizer_args(p)
-    _args.add_data_dir(p, argparse.SUPPRESS)
+    _args.add_data(p)
     return p
 
 
@@ -43,23 +38,47 @@ def test_help_shows_the_configs_defaults():
 
 
 def test_flag_names():
-    assert _args.flag("batch_size") == "--batch-size" and _args.flag("data") == "--data-dir"
+    assert _args.flag("batch_size") == "--batch-size" and _args.flag("data") == "--data"
 
 
-def data(pixels=784, labels=(0, 9)):
-    X = np.zeros((2, pixels), np.float32)
-    return MNIST(X, np.array(labels), X, np.array(labels))
+def test_data_dir_is_an_alias_of_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for flag in ("--data", "--data-dir"):
+        args = parser().parse_args([flag, "d"])
+        assert _args.settings_given(args) == {"data": str(tmp_path / "d")}
 
 
-def test_check_fits():
-    _args.check_fits((784, 30, 10), data(), "--layers")
-    _args.check_fits((784, 30, 12), data(), "--layers")  # more outputs than classes: allowed
-    with pytest.raises(DataError, match="--layers gives 12 outputs but the data has 10 classes"):
-        _args.check_fits((784, 30, 12), data(), "--layers", exact=True)
-    with pytest.raises(DataError, match=r"the data has 10 classes \(labels 0\.\.9\)"):
-        _args.check_fits((784, 8), data(), "--layers")
-    with pytest.raises(ConfigError, match="the model takes 784 inputs but the images have 100"):
-        _args.check_fits((784, 10), data(100), "the model")
+def test_the_data_options_are_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--data", "t.csv", "--target", "kind", "--test", "u.csv", "--test-size", "0.3"]
+    argv += ["--channels", "3", "--image-size", "32x24", "--no-standardize"]
+    given = _args.settings_given(parser().parse_args(argv), _args.DATA_OPTIONS)
+    assert given == {
+        "data": str(tmp_path / "t.csv"),
+        "target": "kind",
+        "test": str(tmp_path / "u.csv"),
+        "test_size": 0.3,
+        "channels": 3,
+        "image_size": (24, 32),
+        "standardize": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--channels", "2"], "must be one of 1, 3, got 2"),
+        (["--image-size", "0"], "a size such as 28 or 32x24"),
+        (["--image-size", "ax3"], "is not a size such as 28 or 32x24"),
+        (["--test-size", "1"], "must be in (0, 1), got 1"),
+        (["--target", ""], "must be a non-empty text"),
+    ],
+)
+def test_bad_data_options_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and len(err.splitlines()) == 1
 
 
 def test_plural():

@@ -10,8 +10,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import one_line_error, refused, run_cli, tiny_dataset, training_metadata
+from PIL import Image
 
 import deltanet as dn
 from deltanet.cli import main
@@ -137,7 +139,7 @@ def test_an_existing_run_is_never_overwritten_unless_asked(tiny_data, tmp_path):
     ("extra", "message"),
     [
         (["--lr", "nan"], "--lr: must be a positive number"),
-        (["--data-dir", "{tmp}/nowhere"], "not a folder"),
+        (["--data-dir", "{tmp}/nowhere"], "no such file or folder"),
         (["--layers", "784,8,12"], "the data has 10 classes"),
     ],
 )
@@ -257,8 +259,11 @@ BAD = [
     (["--layers", "784,1000000,1000000,10"], "more than this machine's"),
     (["--loss", "cross_entropy", "--output", "linear"], "needs output 'softmax'"),
     (["--early-stopping", "3", "--val-size", "0"], "early_stopping needs a validation split"),
-    (["--data-dir", "{root}/small_images"], "the images have 100 pixels"),
-    (["--data-dir", "{root}/labels_to_12", "--val-size", "10"], "the data has 13 classes"),
+    (["--data-dir", "{root}/small_images", "--layers", "784,8,10"], "the images have 100 pixels"),
+    (
+        ["--data-dir", "{root}/labels_to_12", "--val-size", "10", "--layers", "784,8,10"],
+        "the data has 13 classes",
+    ),
     (["--resume", "{root}"], "no config.json here"),
 ]
 
@@ -283,3 +288,156 @@ def test_a_run_that_ended_before_its_first_checkpoint_says_how_to_start_again(tm
     with RunDir.create(tmp_path / "run", TrainConfig(), {}):
         pass  # as if ^C came during the first epoch
     refused(capsys, ["train", "--resume", tmp_path / "run"], "--overwrite")
+
+
+# ---------------------------------------------------------------------- your own data
+# (--data: scikit-learn's digits, written by the tests as a CSV, a .npz, a Parquet file
+# and a folder of PNGs; see ``digits`` in conftest.py)
+
+QUICK = ["--epochs", "2", "--quiet"]
+
+
+def metrics_of(run):
+    return json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["digits.npz", "digits.parquet"])
+def test_each_format_trains(digits, tmp_path, name):
+    out = tmp_path / "run"
+    result = run_cli("train", "--data", digits / name, *QUICK, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "64-300-10" in result.stdout
+    model = dn.load_model(out / "model.safetensors")
+    assert model.n_features == 64 and model.classes == tuple(range(10))
+    assert model.standardizer is not None  # features in their own units: standardized
+    assert metrics_of(out)["test_error"] < 0.5
+
+
+def test_a_csv_reaches_95_percent_with_the_default_settings(digits, tmp_path):
+    out = tmp_path / "csv"
+    result = run_cli("train", "--data", digits / "digits.csv", "--quiet", "--out", out)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["layers"] == [64, 300, 10]
+    assert config["data"]["test"] == 359  # a fifth of each class, rounded
+    assert metrics_of(out)["test_error"] <= 0.05
+    model = dn.load_model(out / "model.safetensors")
+    assert model.feature_names == tuple(f"pixel{i}" for i in range(64))
+    # predict on raw rows (the label column is ignored) answers in the data's labels
+    rows = pd.read_csv(digits / "digits.csv").head(50)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    shown = run_cli("predict", out, tmp_path / "rows.csv", "--top", "1")
+    assert shown.returncode == 0, shown.stderr
+    said = [int(line.split(": ")[1].split()[0]) for line in shown.stdout.splitlines()]
+    assert np.mean(np.array(said) == rows["digit"].to_numpy()) >= 0.9
+
+
+def test_a_picture_folder_reaches_95_percent_with_the_default_settings(digits, tmp_path):
+    out = tmp_path / "pictures"
+    result = run_cli("train", "--data", digits / "pictures", "--quiet", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert metrics_of(out)["test_error"] <= 0.05
+    model = dn.load_model(out / "model.safetensors")
+    assert model.input_shape == (8, 8) and model.classes == tuple(map(str, range(10)))
+    assert model.standardizer is None  # pixels are in [0, 1] already
+    seven = next((digits / "pictures" / "7").iterdir())
+    big = tmp_path / "seven.png"  # any size: resized as the training pictures were
+    Image.open(seven).resize((64, 64)).save(big)
+    shown = run_cli("predict", out, seven, big)
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split(": ")[1].split()[0] for line in shown.stdout.splitlines()] == ["7", "7"]
+
+
+NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def test_string_class_names_round_trip(digits, tmp_path):
+    frame = pd.read_csv(digits / "digits.csv")
+    frame.insert(0, "name", [NAMES[d] for d in frame.pop("digit")])  # the label first
+    frame.to_csv(tmp_path / "named.tsv", sep="\t", index=False)
+    out = tmp_path / "run"
+    argv = ["--data", tmp_path / "named.tsv", "--target", "name", "--epochs", "10"]
+    result = run_cli("train", *argv, "--quiet", "--out", out)
+    assert result.returncode == 0, result.stderr
+    model = dn.load_model(out / "model.safetensors")
+    assert model.classes == tuple(sorted(NAMES))
+    shown = run_cli("evaluate", out)
+    assert shown.returncode == 0, shown.stderr
+    assert "classes=['eight', 'five'" in shown.stdout
+    assert all(f" {name} " in shown.stdout for name in NAMES)  # per-class rows by name
+    frame.drop(columns="name").head(3).to_csv(tmp_path / "rows.csv", index=False)
+    shown = run_cli("predict", out, tmp_path / "rows.csv")
+    assert shown.returncode == 0, shown.stderr
+    guesses = [line.split(": ")[1].split()[0] for line in shown.stdout.splitlines()]
+    assert guesses == [NAMES[d] for d in pd.read_csv(digits / "digits.csv")["digit"][:3]]
+
+
+def test_a_run_resumes_and_reports_on_its_own_data(digits, tmp_path):
+    out = tmp_path / "run"
+    first = run_cli("train", "--data", digits / "digits.npz", *QUICK, "--out", out)
+    assert first.returncode == 0, first.stderr
+    more = run_cli("train", "--resume", out, "--epochs", "3", "--quiet")
+    assert more.returncode == 0, more.stderr
+    assert metrics_of(out)["epochs"] == 3
+    report = run_cli("report", out)
+    assert report.returncode == 0, report.stderr
+    assert (out / "report.html").is_file() and (out / "confusion.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def bad_user_data(digits, tmp_path_factory):
+    """Files and folders a user might give by mistake."""
+    root = tmp_path_factory.mktemp("bad")
+    frame = pd.read_csv(digits / "digits.csv").head(100)
+    text = frame.copy()
+    text["pixel3"] = text["pixel3"].astype(str) + "px"
+    text.to_csv(root / "text.csv", index=False)
+    holes = frame.copy()
+    holes.loc[7, "pixel5"] = np.nan
+    holes.to_csv(root / "holes.csv", index=False)
+    (root / "empty.csv").write_text("")
+    (root / "header.csv").write_text("a,b,label\n")
+    frame.assign(digit=3).to_csv(root / "one_class.csv", index=False)
+    (root / "no_pictures" / "cat").mkdir(parents=True)
+    (root / "no_pictures" / "dog").mkdir(parents=True)
+    (root / "no_pictures" / "dog" / "notes.txt").write_text("not a picture")
+    unreadable = root / "unreadable"
+    shutil.copytree(digits / "pictures", unreadable)
+    (unreadable / "4" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (root / "one_folder" / "cat").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(root / "one_folder" / "cat" / "a.png")
+    np.savez(root / "no_y.npz", X_train=np.zeros((4, 3)))
+    np.savez(root / "objects.npz", X_train=np.zeros((2, 2)), y_train=np.array([None, 1]))
+    return root
+
+
+BAD_DATA = [
+    (["--data", "{digits}/digits.csv", "--target", "label"], "no column 'label'"),
+    (["--data", "{bad}/text.csv"], "column 'pixel3' is not numeric, such as '13.0px' (data row 1)"),
+    (["--data", "{bad}/holes.csv"], "missing values in column 'pixel5' (the first in data row 8)"),
+    (["--data", "{bad}/empty.csv"], "empty file"),
+    (["--data", "{bad}/header.csv"], "a header (3 columns) but no rows"),
+    (["--data", "{bad}/one_class.csv"], "one class only (3)"),
+    (["--data", "{bad}/no_pictures"], "no pictures"),
+    (["--data", "{bad}/unreadable"], "broken.png: not an image that Pillow can read"),
+    (["--data", "{bad}/one_folder"], "one class only ('cat')"),
+    (["--data", "{bad}/no_y.npz"], "no y_train"),
+    (["--data", "{bad}/objects.npz"], "holds Python objects"),
+    (["--data", "{bad}/nowhere.csv"], "no such file"),
+    (["--data", "{digits}/digits.csv", "--layers", "784,300,10"], "the data has 64 features"),
+    (["--data", "{digits}/digits.csv", "--layers", "64,30,3"], "the data has 10 classes"),
+    (["--data", "{digits}/digits.csv", "--channels", "3"], "channels applies to a folder of"),
+    (["--data", "{digits}/pictures", "--target", "x"], "target applies to a table"),
+    (["--data", "{digits}/digits.csv", "--augment", "affine"], "distorts 28×28 grey pictures"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_DATA, ids=[m[:30] for _, m in BAD_DATA])
+def test_bad_data_is_one_line_exit_2_and_nothing_written(
+    digits, bad_user_data, tmp_path, monkeypatch, capsys, args, message
+):
+    args = [a.format(digits=digits, bad=bad_user_data) for a in args]
+    monkeypatch.chdir(tmp_path)  # where runs/ would appear
+    refused(capsys, ["train", *args, "--out", tmp_path / "run"], message)
+    refused(capsys, ["train", *args], message)  # the default place: runs/<date-time>
+    assert list(tmp_path.iterdir()) == []  # no run directory, no runs/

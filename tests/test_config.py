@@ -109,3 +109,21 @@ def test_a_run_whose_training_would_not_fit_is_refused_before_its_network_is_mad
     with pytest.raises(ConfigError, match=r"training a 784-2000-10 network would need"):
         config.make_network()
     assert not made
+
+
+def test_the_data_settings_round_trip_and_are_checked(tmp_path):
+    cfg = TrainConfig(
+        data="t.csv", test="u.csv", target="y", test_size=0.3, channels=3, image_size=(24, 32)
+    )
+    assert cfg.data == os.path.abspath("t.csv") and cfg.image_size == (24, 32)
+    back = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and back.standardize is None
+    for changes, message in [
+        ({"test_size": 1.0}, "test_size must be in (0, 1)"),
+        ({"channels": 2}, "channels must be None or one of 1, 3"),
+        ({"image_size": (0, 8)}, "image_size must be None or a size"),
+        ({"standardize": "yes"}, "standardize must be None or True or False"),
+    ]:
+        with pytest.raises(ConfigError) as refusal:
+            TrainConfig(**changes)
+        assert message in str(refusal.value)

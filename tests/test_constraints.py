@@ -103,3 +103,20 @@ def test_check_all_names_the_setting_at_fault():
     assert check_all(table, {"a": 2, "b": 1}) == {"a": 2, "b": 1.0}
     with pytest.raises(ConfigError, match="b must be"):
         check_all(table, {"a": 2, "b": 0})
+
+
+def test_text_choice_and_size():
+    from deltanet.constraints import Choice, Size, Text
+
+    assert Text().check("target", "y") == "y"
+    with pytest.raises(ConfigError, match="target must be a non-empty text"):
+        Text().check("target", "")
+    assert Choice((1, 3)).check("channels", np.int64(3)) == 3
+    with pytest.raises(ConfigError, match="channels must be one of 1, 3, got 2"):
+        Choice((1, 3)).check("channels", 2)
+    assert Size().parse("32x24") == (24, 32) and Size().parse("8") == (8, 8)
+    assert Size().check("image_size", [24, 32]) == (24, 32)
+    for bad in ("0", "8x8x8", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            Size().parse(bad)
+    assert Maybe(Size()).parse("28") == (28, 28)  # Maybe parses with its rule

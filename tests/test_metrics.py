@@ -19,3 +19,16 @@ def test_confusion_matrix_and_per_class_rows():
     lines = format_per_class(cm).splitlines()
     assert lines[0] == "class  images  correct  accuracy"
     assert lines[3] == "    1       3        2    66.67%"
+
+
+def test_tables_by_class_name():
+    import numpy as np
+
+    from deltanet.metrics import format_confusion, format_per_class
+
+    cm = np.array([[3, 1], [0, 2]])
+    table = format_per_class(cm, ["butterfly", "moth"])
+    assert table.splitlines()[2].split() == ["butterfly", "4", "3", "75.00%"]
+    confusion = format_confusion(cm, ["butterfly", "moth"])
+    assert "butterfly (0)" in confusion  # long names: the columns are numbered
+    assert format_confusion(cm, ["a", "b"]).splitlines()[0].split()[-2:] == ["a", "b"]

@@ -64,6 +64,17 @@ def test_numpy_labels_become_json_scalars():
         model.predict(np.zeros((2, 4)))
 
 
+def test_feature_names_are_kept_and_checked():
+    model = Model(dn.MLP([2, 3, 2]), feature_names=["height", "weight"])
+    assert model.feature_names == ("height", "weight")
+    assert model.metadata()["feature_names"] == ["height", "weight"]
+    assert "feature_names" not in Model(dn.MLP([2, 3, 2])).metadata()  # as older files
+    with pytest.raises(ValueError, match="1 feature names for a network taking 2 inputs"):
+        Model(dn.MLP([2, 3, 2]), feature_names=["height"])
+    with pytest.raises(ValueError, match="distinct"):
+        Model(dn.MLP([2, 3, 2]), feature_names=["h", "h"])
+
+
 def test_which_models_take_digits():
     mnist = dn.MLP([784, 10, 10])
     assert Model(mnist).takes_digits  # a network deltanet train saved: MNIST's pictures

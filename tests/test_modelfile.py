@@ -303,6 +303,15 @@ def test_the_digest_covers_labels_and_standardization(tmp_path, edit):
         dn.load_model(path)
 
 
+def test_feature_names_round_trip_under_the_digest(tmp_path):
+    from deltanet.model import Model
+
+    model = Model(dn.MLP([2, 3, 2]), ("no", "yes"), feature_names=("age", "income"))
+    dn.save_model(model, tmp_path / "m.safetensors")
+    back = dn.load_model(tmp_path / "m.safetensors")
+    assert back.feature_names == ("age", "income") and back.classes == ("no", "yes")
+
+
 def test_read_model_gives_the_training_metadata_as_written(tmp_path):
     net = dn.MLP([3, 2], seed=0)
     dn.save(net, tmp_path / "m.safetensors", training={"metrics": {"test_error": 0.25}})

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import TREES, tabular_model
+from helpers import FEATURES, TREES, tabular_model
 
 import deltanet as dn
 from deltanet.activations import ACTIVATIONS
@@ -48,7 +48,7 @@ def test_a_tabular_model_standardizes_in_the_graph_and_names_its_classes():
     assert np.abs(P - model.predict_proba(X)).max() <= TOLERANCE
     meta = {p.key: p.value for p in proto.metadata_props}
     names = json.loads(meta["classes"])
-    assert names == list(TREES)
+    assert names == list(TREES) and json.loads(meta["feature_names"]) == list(FEATURES)
     assert (np.asarray(names)[P.argmax(axis=1)] == np.asarray(TREES)[y]).mean() > 0.95
 
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from helpers import TREES
+from helpers import FEATURES, TREES
 from PIL import Image
 
 import deltanet as dn
@@ -132,6 +132,7 @@ def test_what_the_model_is(tabular):
         "kind": "features",
         "features": 4,
         "shape": None,
+        "names": list(FEATURES),
         "standardized": True,
     }
     assert about["test_error"] == 0.05 and about["output"] == "probabilities"

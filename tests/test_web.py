@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from helpers import TREES
+from helpers import FEATURES, TREES
 from PIL import Image
 
 import deltanet as dn
@@ -198,6 +198,7 @@ def test_a_model_of_features_gets_a_form(browser, serve_load, tabular, artifacts
         assert not page.page.locator("#digit").is_visible()
         fields = form.locator("input")
         assert fields.count() == 4
+        assert form.locator("label").all_inner_texts() == list(FEATURES)
         for i in range(4):
             fields.nth(i).fill(repr(float(X[7, i])))
         page.page.click("#form button")

@@ -35,6 +35,8 @@ _NAMES = {
     "save_model": "deltanet.modelfile",
     "Model": "deltanet.model",
     "Standardizer": "deltanet.model",
+    "Dataset": "deltanet.sources",
+    "load_data": "deltanet.sources",
     "TrainConfig": "deltanet.config",
     "EarlyStopping": "deltanet.training",
     "History": "deltanet.history",
@@ -44,7 +46,7 @@ _NAMES = {
     "train": "deltanet.training",
 }
 _MODULES = ("augment", "config", "datasets", "modelfile", "ops", "optimizers", "presets")
-_MODULES += ("training",)
+_MODULES += ("sources", "training")
 
 __all__ = ["__version__", *_NAMES, *_MODULES]
 
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         ops,
         optimizers,
         presets,
+        sources,
         training,
     )
     from deltanet.config import TrainConfig  # noqa: F401
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from deltanet.model import Model, Standardizer  # noqa: F401
     from deltanet.modelfile import load, load_model, save, save_model  # noqa: F401
     from deltanet.network import MLP  # noqa: F401
+    from deltanet.sources import Dataset, load_data  # noqa: F401
     from deltanet.training import EarlyStopping, Trainer, fit, train  # noqa: F401
 
 

@@ -26,7 +26,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deltanet import augment, network, optimizers
-from deltanet.constraints import NONNEGATIVE, AbsolutePath, Integer, check_all
+from deltanet.constraints import (
+    NONNEGATIVE,
+    AbsolutePath,
+    Choice,
+    Flag,
+    Integer,
+    Maybe,
+    Real,
+    Size,
+    Text,
+    check_all,
+)
 from deltanet.errors import ConfigError
 from deltanet.limits import check_memory
 from deltanet.losses import get_loss
@@ -46,12 +57,20 @@ CONSTRAINTS = {
     "early_stopping": Integer(0),  # patience in epochs; 0: off
     "max_norm": NONNEGATIVE,  # 0: off
     "seed": Integer(0),
-    "data": AbsolutePath(),  # a folder of IDX files; None: the embedded MNIST
+    # where the data is (see deltanet.sources): a folder of IDX files, a .npz, a table
+    # (CSV, TSV, Parquet) or a folder of pictures; None: the embedded MNIST
+    "data": AbsolutePath(),
+    "test": AbsolutePath(),  # a table's test rows in their own file; None: split them off
+    "target": Maybe(Text()),  # a table's label column; None: its last column
+    "test_size": Real(0, 1, low_open=True, high_open=True),  # held out when no test set
+    "channels": Maybe(Choice((1, 3))),  # pictures: grey or RGB; None: as they are
+    "image_size": Maybe(Size()),  # pictures: (height, width); None: the commonest
+    "standardize": Maybe(Flag()),  # inputs to mean 0, scale 1; None: tables and .npz
 }
 
 
 # what a resumed run may change: its length (to extend it) and where its data now lives
-RESUMABLE = ("epochs", "data")
+RESUMABLE = ("epochs", "data", "test")
 
 
 @dataclass(frozen=True)
@@ -65,8 +84,14 @@ class TrainConfig:
     ``warmup`` epochs, and ``average``, the decay of the weight average (0: off).
     Training: ``epochs``, ``batch_size``, ``val_size`` (the last samples held out for
     validation, 0: none), ``early_stopping`` (patience, 0: off), ``augment`` ("none",
-    "affine", "elastic"), ``max_norm`` (0: off) and ``seed``.  ``data``: a folder of
-    MNIST-format IDX files, kept as an absolute path, or None for the embedded MNIST.
+    "affine", "elastic"), ``max_norm`` (0: off) and ``seed``.  Data
+    (:mod:`deltanet.sources`): ``data``, a folder of IDX files, a ``.npz``, a CSV, TSV or
+    Parquet file or a folder of pictures, kept as an absolute path (None: the embedded
+    MNIST); ``test``, a table's test rows in their own file; ``target``, a table's label
+    column (None: the last); ``test_size``, the fraction held out for testing when the
+    data has no test set; ``channels`` (1 grey, 3 RGB) and ``image_size`` ``(height,
+    width)`` of pictures (None: as most of them are); ``standardize`` the inputs (None:
+    for tables and ``.npz`` files, not for pictures).
     """
 
     layers: tuple[int, ...] = (784, 300, 10)
@@ -98,6 +123,12 @@ class TrainConfig:
     max_norm: float = 0.0
     seed: int = 0
     data: str | None = None
+    test: str | None = None
+    target: str | None = None
+    test_size: float = 0.2
+    channels: int | None = None
+    image_size: tuple[int, int] | None = None
+    standardize: bool | None = None
 
     def __post_init__(self) -> None:
         checked = check_all(CONSTRAINTS, {f.name: getattr(self, f.name) for f in fields(self)})

@@ -187,6 +187,10 @@ class Maybe(Rule):
     def normalize(self, value: Any) -> Any:
         return None if value is None else self.rule.normalize(value)
 
+    def parse(self, text: str) -> Any:
+        """From the command line, a value of ``rule`` (None is never typed)."""
+        return self.rule.parse(text)
+
 
 class Flag(Rule):
     """True or False."""
@@ -236,6 +240,64 @@ class AbsolutePath(Rule):
 
     def normalize(self, value: Any) -> str | None:
         return None if value is None else os.path.abspath(os.path.expanduser(value))
+
+
+class Text(Rule):
+    """A non-empty string (a column's name, for example)."""
+
+    describe = "a non-empty text"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and value != ""
+
+
+class Choice(Rule):
+    """One of a few whole numbers (``--channels 1|3``)."""
+
+    def __init__(self, values: Collection[int]):
+        self.values = tuple(values)
+        self.describe = "one of " + ", ".join(map(str, self.values))
+
+    def accepts(self, value: Any) -> bool:
+        return _is_integer(value) and value in self.values
+
+    def normalize(self, value: Any) -> int:
+        return int(value)
+
+    def convert(self, text: str) -> Any:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+class Size(Rule):
+    """A picture's ``(height, width)`` in pixels, each 1..MAX_SIDE; from the command
+    line ``8`` (square) or ``32x24`` (width × height, as image sizes are written)."""
+
+    MAX_SIDE = 4096  # an MLP's input is every pixel: 4096² of them is far past useful
+
+    describe = f"a size such as 28 or 32x24 (width x height), each side 1..{MAX_SIDE}"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
+            return False
+        return all(_is_integer(d) and 1 <= d <= self.MAX_SIDE for d in value)
+
+    def normalize(self, value: Any) -> tuple[int, int]:
+        return (int(value[0]), int(value[1]))
+
+    def convert(self, text: str) -> Any:
+        parts = text.lower().replace("×", "x").split("x")
+        try:
+            sides = [int(part) for part in parts]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a size such as 28 or 32x24"
+            ) from None
+        if len(sides) == 1:
+            return (sides[0], sides[0])
+        return (sides[1], sides[0]) if len(sides) == 2 else sides  # (height, width)
 
 
 def check_all(table: Mapping[str, Rule], values: Mapping[str, Any]) -> dict[str, Any]:

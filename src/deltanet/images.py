@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +22,7 @@ from scipy import ndimage
 from deltanet.errors import DataError
 from deltanet.files import open_regular
 from deltanet.limits import MAX_HEADER_BYTES, MAX_PIXELS, check_memory
+from deltanet.npyformat import read_header, shape_bytes
 
 SIDE, BOX = 28, 20
 INK_THRESHOLD = 0.1  # fraction of the ink range below which a pixel counts as paper
@@ -77,12 +79,15 @@ class PictureTooLarge(DataError):
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """A PNG/JPEG/... file as an MNIST-style ``(784,)`` float32 vector.
 
-    The picture is turned upright as its EXIF orientation says (phone photos), and
-    16-bit grey levels keep their range.  Pictures over :data:`~deltanet.limits.MAX_PIXELS`
-    pixels are refused before they are decoded.
+    The picture is read by :func:`read_picture` (upright, 16-bit grey kept, size
+    checked before decoding), then cropped, scaled and centred as MNIST's digits were.
     """
-    with open_regular(path, DataError) as fh:
-        return _digit(fh, str(path))
+    try:
+        return mnist_style(read_picture(path)).ravel()
+    except DataError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise DataError(f"{path}: {exc}") from None
 
 
 def read_digit(
@@ -100,46 +105,108 @@ def read_digit(
         NotAPicture: not a picture of one of ``formats`` that Pillow can read.
         DataError: a blank picture; ``name`` begins every message.
     """
-    return _digit(io.BytesIO(data), name, max_pixels, tuple(formats))
-
-
-def _digit(
-    fh: IO[bytes], name: str, max_pixels: int | None = None, formats: tuple[str, ...] | None = None
-) -> np.ndarray:
-    try:
-        gray = _gray(fh, name, MAX_PIXELS if max_pixels is None else max_pixels, formats)
-    except PictureTooLarge:
-        raise
-    # what Pillow raises for bytes it cannot make a picture of (bad or truncated data,
-    # broken chunks, oversized text chunks, its own decompression-bomb guard)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        reason = "not a format it knows" if isinstance(exc, UnidentifiedImageError) else exc
-        one_line = " ".join(str(reason).split())
-        raise NotAPicture(f"{name}: not an image that Pillow can read ({one_line})") from None
+    with _open(io.BytesIO(data), name, max_pixels, tuple(formats)) as img:
+        gray = _pixels(img, name)
     try:
         return mnist_style(gray).ravel()
     except DataError as exc:
         raise DataError(f"{name}: {exc}") from None
 
 
-def _gray(fh: IO[bytes], name: str, max_pixels: int, formats: tuple[str, ...] | None) -> np.ndarray:
-    """The picture in ``fh`` as grey levels ``(H, W)`` in [0, 1], paper where transparent."""
-    with Image.open(fh, formats=formats) as img:  # reads the header: the size, not the pixels
-        if img.width * img.height > max_pixels:
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_WIDE = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit grey: convert("L") would clip it
+_SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the picture a quarter
+# what Pillow raises for bytes it cannot make a picture of (bad or truncated data, broken
+# chunks, oversized text chunks, its own decompression-bomb guard)
+_UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def picture_info(path: str | os.PathLike[str]) -> tuple[int, int, bool]:
+    """``(height, width, grey)`` of a picture as it will be read (upright), from its
+    header alone: nothing is decoded."""
+    with _opened(path) as img:
+        w, h = img.size
+        if img.getexif().get(0x0112) in _SWAPS_SIDES:
+            w, h = h, w
+        return h, w, img.mode in GREY_MODES
+
+
+def read_picture(
+    path: str | os.PathLike[str], channels: int = 1, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """A picture file as values in [0, 1]: ``(H, W)`` grey (``channels=1``) or
+    ``(H, W, 3)`` RGB (``channels=3``), resized to ``size = (H, W)`` if given.
+
+    Turned upright as its EXIF orientation says (phone photos); 16-bit grey levels keep
+    their range; transparent pixels are white paper.  Pictures over
+    :data:`~deltanet.limits.MAX_PIXELS` pixels are refused before they are decoded.
+    """
+    with _opened(path) as img:
+        return _pixels(img, str(path), channels, size)
+
+
+def _pixels(
+    img: Image.Image, name: str, channels: int = 1, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The decoded values of an opened picture (see :func:`read_picture`)."""
+    try:
+        img = _flat(ImageOps.exif_transpose(img), channels)
+        if size is not None and img.size != (size[1], size[0]):
+            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        top = 65535.0 if img.mode in _WIDE else 255.0
+        return np.clip(np.asarray(img, dtype=np.float64) / top, 0.0, 1.0)
+    except _UNREADABLE as exc:
+        raise _unreadable(name, exc) from None
+
+
+@contextmanager
+def _opened(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
+    """The picture at ``path``, its header read and its pixel count checked."""
+    with open_regular(path, DataError) as fh, _open(fh, str(path)) as img:
+        yield img
+
+
+@contextmanager
+def _open(
+    fh: IO[bytes],
+    name: str,
+    max_pixels: int | None = None,
+    formats: tuple[str, ...] | None = None,
+) -> Iterator[Image.Image]:
+    """The picture in ``fh``, its header read and its pixel count checked."""
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    try:
+        img = Image.open(fh, formats=formats)  # reads the header: the size, not the pixels
+    except _UNREADABLE as exc:
+        raise _unreadable(name, exc) from None
+    with img:
+        if img.width * img.height > limit:
             raise PictureTooLarge(
                 f"{name}: {img.width}×{img.height} pixels; pictures of up to "
-                f"{max_pixels:,} pixels are read"
+                f"{limit:,} pixels are read"
             )
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-            # 16-bit grey (a 16-bit PNG opens as one of these): convert("L") would clip it
-            return np.clip(np.asarray(img, dtype=np.float64) / 65535.0, 0.0, 1.0)
-        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            # transparent pixels are paper: flatten onto white before going grey
-            rgba = img.convert("RGBA")
-            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            img = Image.alpha_composite(paper, rgba)
-        return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+        yield img
+
+
+def _unreadable(name: str, exc: BaseException) -> NotAPicture:
+    # Pillow's own words, on one line; for an unknown format they would name the file
+    # again, or the address of a buffer
+    reason = "not a format it knows" if isinstance(exc, UnidentifiedImageError) else exc
+    one_line = " ".join(str(reason).split())
+    return NotAPicture(f"{name}: not an image that Pillow can read ({one_line})")
+
+
+def _flat(img: Image.Image, channels: int) -> Image.Image:
+    """``img`` as one grey band (16-bit grey kept) or as RGB, on white paper."""
+    if channels == 1 and img.mode in _WIDE:
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(paper, rgba)
+    if img.mode in _WIDE:  # 16-bit grey to 8-bit, for RGB: scale, do not clip
+        img = Image.fromarray((np.asarray(img, dtype=np.float64) / 257.0).round().astype(np.uint8))
+    return img.convert("L" if channels == 1 else "RGB")
 
 
 # the shapes a .npy of digits may have, and how many digits each holds
@@ -157,31 +224,15 @@ def _digits(shape: tuple[int, ...]) -> int | None:
 def _npy_header(fh: IO[bytes], path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype a .npy file declares, checked against its size and what a
     file of digits may hold, before any data is read."""
-    size = os.fstat(fh.fileno()).st_size
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(fh)
-        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
-        if read is None:
-            raise ValueError(f"format version {version} is not read here")
-        shape, _, dtype = read(fh, max_header_size=MAX_HEADER_BYTES)
-    except (ValueError, SyntaxError, EOFError) as exc:
-        raise DataError(f"{path}: not a plain .npy array ({exc})") from None
-    if dtype.hasobject:
-        raise DataError(f"{path}: holds Python objects; only plain numbers are read (no pickle)")
-    if dtype.kind == "c":
-        raise DataError(f"{path}: holds complex numbers; pixels are real")
-    if dtype.kind not in "iuf":
-        raise DataError(f"{path}: expected a numeric array, got dtype {dtype}")
-    if _digits(shape) is None:
-        raise DataError(f"{path}: shape {shape}; expected {_NPY_SHAPES}")
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if expected != size - fh.tell():
-        raise DataError(
-            f"{path}: the header says {shape} {dtype} ({expected:,} bytes of data) but the "
-            f"file holds {size - fh.tell():,}"
-        )
-    check_memory(expected + _digits(shape) * 784 * 4, f"{path}", DataError)
+
+    def digits_only(shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if dtype.kind not in "iuf":
+            raise DataError(f"{path}: expected a numeric array, got dtype {dtype}")
+        if _digits(shape) is None:
+            raise DataError(f"{path}: shape {shape}; expected {_NPY_SHAPES}")
+
+    shape, dtype = read_header(fh, path, check=digits_only)
+    check_memory(shape_bytes(shape, dtype) + _digits(shape) * 784 * 4, f"{path}", DataError)
     return shape, dtype
 
 

@@ -9,7 +9,9 @@ user has raw rows (a CSV's columns in their own units), pictures, and class name
 * ``standardizer``: the mean and scale the training data was standardized with,
   applied to every raw input before the network sees it;
 * ``input_shape``: how a picture becomes a row, e.g. ``(28, 28)`` (grey) or
-  ``(8, 8, 3)`` (RGB); None for tabular data.
+  ``(8, 8, 3)`` (RGB); None for tabular data;
+* ``feature_names``: the name of each input (a table's columns), so rows can be
+  picked out of a table by name; None when the inputs have no names.
 
 :func:`deltanet.modelfile.save_model` writes all of it into one safetensors file,
 covered by the file's digest, so ``predict`` on raw rows gives the answer training
@@ -80,6 +82,7 @@ class Model:
         standardizer: applied to raw inputs before the network, or None.
         input_shape: ``(rows, cols)`` or ``(rows, cols, channels)`` of the pictures the
             inputs are, or None.
+        feature_names: one distinct name per input, or None.
     """
 
     def __init__(
@@ -88,11 +91,13 @@ class Model:
         classes: Sequence[Any] | None = None,
         standardizer: Standardizer | None = None,
         input_shape: Sequence[int] | None = None,
+        feature_names: Sequence[str] | None = None,
     ):
         self.net = net
         self.classes = None if classes is None else tuple(_label(c) for c in classes)
         self.standardizer = standardizer
         self.input_shape = None if input_shape is None else tuple(int(d) for d in input_shape)
+        self.feature_names = None if feature_names is None else tuple(feature_names)
         width, outputs = net.layers[0], net.layers[-1]
         if self.classes is not None and len(self.classes) != outputs:
             raise ValueError(
@@ -109,6 +114,16 @@ class Model:
             len(self.input_shape) not in (2, 3) or prod(self.input_shape) != width
         ):
             raise ValueError(f"input shape {self.input_shape} does not make {width} inputs")
+        self._check_feature_names(width)
+
+    def _check_feature_names(self, width: int) -> None:
+        names = self.feature_names
+        if names is None:
+            return
+        if len(names) != width or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{len(names)} feature names for a network taking {width} inputs")
+        if len(set(names)) != len(names):
+            raise ValueError("feature names must be distinct")
 
     @property
     def n_features(self) -> int:
@@ -157,11 +172,14 @@ class Model:
 
     def metadata(self) -> dict[str, Any]:
         """What a model file stores about this model beside the weights (JSON)."""
-        return {
+        about = {
             "classes": None if self.classes is None else list(self.classes),
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "standardized": self.standardizer is not None,
         }
+        if self.feature_names is not None:  # absent rather than null: older files alike
+            about["feature_names"] = list(self.feature_names)
+        return about
 
     def __repr__(self) -> str:
         extras = []

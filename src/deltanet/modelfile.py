@@ -320,7 +320,13 @@ def _model(
         if not isinstance(about, dict) or bool(about.get("standardized")) != bool(inputs):
             raise ValueError("its model metadata and input tensors disagree")
         standardizer = Standardizer(*(inputs[k] for k in INPUT_TENSORS)) if inputs else None
-        return Model(net, about.get("classes"), standardizer, about.get("input_shape"))
+        return Model(
+            net,
+            about.get("classes"),
+            standardizer,
+            about.get("input_shape"),
+            about.get("feature_names"),
+        )
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelFileError(f"{path}: the model metadata is invalid: {exc}") from None
 

@@ -13,7 +13,7 @@ gives float64 outputs, as deltanet does; the standardization is done in float64 
 :meth:`Model.prepare <deltanet.model.Model.prepare>` does it, so a feature with a large
 mean and a small spread keeps its digits.  What the graph cannot compute goes in the
 model's ``metadata_props`` as JSON: the class names (``classes``: the label of output
-``k`` is ``classes[k]``), the picture shape, how a user's picture becomes an input, the
+``k`` is ``classes[k]``), the features' names, the picture shape, how a user's picture becomes an input, the
 architecture, and whether the outputs are probabilities or scores.
 
 ``onnx`` is imported only here, and is the ``deltanet[onnx]`` extra.
@@ -143,8 +143,10 @@ def metadata(model: Model) -> dict[str, str]:
         preprocessing = "raw features: the graph standardizes them (Sub mean, Div scale)"
     else:
         preprocessing = "none: the features as the network was trained on them"
+    names = None if model.feature_names is None else list(model.feature_names)
     return {
         "classes": json.dumps(list(model.labels)),
+        "feature_names": json.dumps(names),
         "output": json.dumps(output_name(net)),
         "input_shape": json.dumps(
             list(model.input_shape) if model.input_shape is not None else None

@@ -118,6 +118,7 @@ class Predictor:
                 "kind": "digit" if self.reads_pictures else "features",
                 "features": model.n_features,
                 "shape": None if shape is None else list(shape),
+                "names": None if model.feature_names is None else list(model.feature_names),
                 "standardized": model.standardizer is not None,
             },
             "output": net.output_kind,

@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from deltanet import plots
-from deltanet.datasets import MNIST, load_mnist
+from deltanet import plots, sources
 from deltanet.gradcheck import GradCheckReport
 from deltanet.metrics import PER_CLASS_HEAD, confusion_matrix, per_class_rows, percent
-from deltanet.modelfile import load
-from deltanet.network import MLP
+from deltanet.model import Model
+from deltanet.modelfile import load_model
 from deltanet.rundir import RunDir
+from deltanet.sources import Dataset
+from deltanet.sources.settings import rows_for
 
 TITLES = dict(
     zip(
@@ -38,44 +39,55 @@ TITLES = dict(
 
 
 def draw_run(
-    run: RunDir, net: MLP | None = None, data: MNIST | None = None, data_dir: str | None = None
+    run: RunDir, model: Model | None = None, data: Dataset | None = None, **settings: Any
 ) -> list[Path]:
     """Draw every picture of ``run`` (opened, so locked) and write ``report.html``; return
-    the paths.  ``net`` and ``data`` default to the run's model and data."""
-    if net is None:
-        net = load(run.model_path)
-    config = run.config()
+    the paths.  ``model`` and ``data`` default to the run's model and data; ``settings``
+    change where the data is read from (``data=``, ``test=``, ...)."""
+    if model is None:
+        model = load_model(run.model_path)
     if data is None:
-        data = load_mnist(data_dir if data_dir is not None else config.data)
-    pictures = _pictures(run, net, data)
+        data = sources.from_config(run.config().replace(**settings))
+    pictures = _pictures(run, model, data)
     cm = pictures.pop("cm")
     report = pictures.pop("report")
     written = [run.write(name, picture) for name, picture in pictures.items()]
-    page = render_html(run.path, net, run.info(), run.metrics(), cm, pictures, report)
+    page = render_html(run.path, model, run.info(), run.metrics(), cm, pictures, report)
     written.append(run.write(RunDir.REPORT, page.encode()))
     return written
 
 
-def _pictures(run: RunDir, net: MLP, data: MNIST) -> dict[str, Any]:
+def _side(model: Model, data: Dataset) -> int | None:
+    """The side of the square grey pictures the inputs are, or None (not pictures)."""
+    shape = model.input_shape
+    if shape is not None:
+        return shape[0] if len(shape) == 2 and shape[0] == shape[1] else None
+    side = math.isqrt(model.n_features)
+    return side if data.kind == "idx" and side * side == model.n_features else None
+
+
+def _pictures(run: RunDir, model: Model, data: Dataset) -> dict[str, Any]:
     """Each picture's PNG bytes by file name; also the confusion matrix ("cm") and the
     gradient check ("report") they show."""
     out: dict[str, Any] = {}
+    net = model.net
     history = run.history()
     if history is not None and len(history):
         out["learning_curves.png"] = plots.figure_bytes(plots.learning_curves(history))
-    proba = net.predict_proba(data.X_test)
-    cm = confusion_matrix(data.y_test, proba.argmax(axis=1), net.layers[-1])
+    X_test, y_test = rows_for(model, data)
+    proba = model.predict_proba(X_test)
+    cm = confusion_matrix(y_test, proba.argmax(axis=1), net.layers[-1])
     out["confusion.png"] = plots.figure_bytes(plots.confusion(cm))
-    side = math.isqrt(net.layers[0])
-    if side * side == net.layers[0]:
+    side = _side(model, data)
+    if side is not None:
         out["weights.png"] = plots.figure_bytes(plots.first_layer(net.W[0], side=side))
-        out["mistakes.png"] = plots.figure_bytes(
-            plots.mistakes(data.X_test, data.y_test, proba, side=side)
-        )
+        out["mistakes.png"] = plots.figure_bytes(plots.mistakes(X_test, y_test, proba, side=side))
+    X, y = rows_for(model, data, "train")
     rng = np.random.default_rng(0)
-    pick = rng.choice(len(data.X_train), size=min(20, len(data.X_train)), replace=False)
-    report = net.gradcheck(data.X_train[pick], data.y_train[pick], max_coords=200)
-    title = f"Gradient check of the trained network ({len(pick)} training images)"
+    pick = rng.choice(len(X), size=min(20, len(X)), replace=False)
+    report = net.gradcheck(model.prepare(X[pick]), y[pick], max_coords=200)
+    rows = "images" if data.kind in ("idx", "pictures") else "rows"
+    title = f"Gradient check of the trained network ({len(pick)} training {rows})"
     out["gradcheck.png"] = plots.figure_bytes(plots.gradcheck(report, title))
     return {**out, "cm": cm, "report": report}
 
@@ -104,7 +116,7 @@ img { max-width: 100%; height: auto; display: block; margin: 0.6em 0; }
 
 def render_html(
     run_dir: Path,
-    net: MLP,
+    model: Model,
     info: dict[str, Any],
     metrics: dict[str, Any],
     cm: np.ndarray,
@@ -113,7 +125,7 @@ def render_html(
 ) -> str:
     """The report page: ``info`` is config.json, ``pictures`` PNG bytes by file name."""
     train = info.get("train", {})
-    config_rows = [("network", repr(net)), ("optimizer", str(info.get("optimizer", "–")))]
+    config_rows = [("network", repr(model)), ("optimizer", str(info.get("optimizer", "–")))]
     config_rows += [(k, str(v)) for k, v in train.items() if k not in ("layers",)]
     data = info.get("data", {})
     if data:
@@ -132,7 +144,7 @@ def render_html(
     head = "".join(f"<th class=num>{h}</th>" for h in PER_CLASS_HEAD)
     per_class = "".join(
         "<tr>" + "".join(f"<td class=num>{html.escape(c)}</td>" for c in row) + "</tr>"
-        for row in per_class_rows(cm)
+        for row in per_class_rows(cm, model.classes)
     )
     sections = "".join(
         f"<h2>{html.escape(TITLES.get(name, name))}</h2>{_img(name, png)}"

@@ -48,6 +48,7 @@ from deltanet.files import (
     write_json,
 )
 from deltanet.history import History, history_of
+from deltanet.model import Model
 from deltanet.network import MLP
 
 ROOT = Path("runs")
@@ -264,12 +265,18 @@ class RunDir:
         modelfile.save_checkpoint(self._writable() / self.CHECKPOINT, net, arrays, state)
 
     def save_results(
-        self, net: MLP, history: History, metrics: dict[str, Any], training: dict[str, Any]
+        self,
+        model: Model | MLP,
+        history: History,
+        metrics: dict[str, Any],
+        training: dict[str, Any],
     ) -> None:
-        """history.csv, model.safetensors (``training`` in its metadata), then metrics.json."""
+        """history.csv, model.safetensors (a :class:`~deltanet.model.Model`, with its
+        classes and standardization; ``training`` in its metadata), then metrics.json."""
         path = self._writable()
+        model = model if isinstance(model, Model) else Model(model)
         atomic_write_text(path / self.HISTORY, history.to_csv())
-        modelfile.save(net, path / self.MODEL, training={**training, "metrics": metrics})
+        modelfile.save_model(model, path / self.MODEL, training={**training, "metrics": metrics})
         write_json(path / self.METRICS, metrics)
 
     def write(self, name: str, data: bytes) -> Path:

@@ -87,6 +87,7 @@ class InputOut(BaseModel):
     kind: Literal["digit", "features"]
     features: int
     shape: list[int] | None
+    names: list[str] | None = Field(description="the features' names, where the model has them")
     standardized: bool
 
 

@@ -26,6 +26,7 @@ deltanet: fully connected networks on MNIST in NumPy, with gradients you can tru
 
 Start with:
   deltanet train            train 784-300-10 on MNIST (about half a minute)
+  deltanet train --data F   ... or on your own CSV, Parquet, .npz or picture folder
   deltanet gradcheck        verify the backward pass of a network
   deltanet evaluate MODEL   test error, per-class accuracy, confusion matrix
   deltanet predict MODEL F  classify your own digit pictures

@@ -1,6 +1,6 @@
 """What the commands share: the parser, argument types derived from the settings' rules
-(:data:`deltanet.config.CONSTRAINTS`), the network / optimizer / training flag groups,
-and the checks of a network's widths against the data."""
+(:data:`deltanet.config.CONSTRAINTS`), the network / optimizer / training / data flag
+groups, and finding the model a user named."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from deltanet.config import CONSTRAINTS, TrainConfig
 from deltanet.constraints import POSITIVE, Flag, Integer
-from deltanet.datasets import MNIST
-from deltanet.errors import ConfigError, DataError, ModelFileError
+from deltanet.errors import ModelFileError
 from deltanet.presets import RULE as PRESET
 
 if TYPE_CHECKING:
-    from deltanet.network import MLP
+    from deltanet.model import Model
 
 DEFAULTS = TrainConfig()
 POSITIVE_INT = Integer(1)
@@ -44,8 +43,8 @@ def add_command(sub: argparse._SubParsersAction, name: str, **kwargs: Any) -> Pa
 
 
 def flag(name: str) -> str:
-    """The command-line flag of the setting ``name`` (``data`` is ``--data-dir``)."""
-    return "--data-dir" if name == "data" else "--" + name.replace("_", "-")
+    """The command-line flag of the setting ``name`` (``batch_size``: ``--batch-size``)."""
+    return "--" + name.replace("_", "-")
 
 
 def _shown(value: Any) -> str:
@@ -57,6 +56,7 @@ def add_setting(
     name: str,
     help: str,
     default: Any = argparse.SUPPRESS,
+    *aliases: str,
     **kwargs: Any,
 ) -> None:
     """The flag of the setting ``name``, typed by its rule.
@@ -75,7 +75,7 @@ def add_setting(
     shown = getattr(DEFAULTS, name)
     if default is argparse.SUPPRESS and shown is not None and not isinstance(shown, bool):
         help = f"{help} (default: {_shown(shown)})"
-    group.add_argument(flag(name), dest=name, default=default, help=help, **kwargs)
+    group.add_argument(flag(name), *aliases, dest=name, default=default, help=help, **kwargs)
 
 
 def settings_given(
@@ -148,10 +148,18 @@ def add_optimizer_args(p: argparse.ArgumentParser) -> None:
 def add_training_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """The flags of a run's training settings (and --preset); the group, for more."""
     g = p.add_argument_group("training")
-    add_setting(g, "epochs", "passes over the data")
+    add_setting(
+        g,
+        "epochs",
+        "passes over the data; without this flag, small data gets more, for 1,500 weight "
+        "updates at least (at most ten times as many epochs)",
+    )
     add_setting(g, "batch_size", "mini-batch size")
     add_setting(
-        g, "val_size", "hold out the last N training images for validation (0: train on all)"
+        g,
+        "val_size",
+        "hold out the last N training rows for validation (0: train on all); without this "
+        "flag, at most a sixth of the training rows",
     )
     g.add_argument(
         "--preset",
@@ -178,16 +186,77 @@ def add_training_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     return g
 
 
-def add_data_dir(
-    p: argparse._ActionsContainer, default: Any = None, shown: str = "the embedded MNIST"
-) -> None:
-    """``--data-dir DIR``, the ``data`` setting (absolute once parsed)."""
-    add_setting(
-        p,
-        "data",
-        f"folder with the four MNIST-format IDX files (default: {shown})",
-        default,
+def add_data_dir(p: argparse._ActionsContainer) -> None:
+    """``--data-dir DIR``, a folder of MNIST-format IDX files (absolute once parsed),
+    for the commands that work on MNIST-style images only."""
+    p.add_argument(
+        "--data-dir",
+        dest="data",
+        type=CONSTRAINTS["data"].parse,
+        default=None,
         metavar="DIR",
+        help="folder with the four MNIST-format IDX files (default: the embedded MNIST)",
+    )
+
+
+DATA_HELP = """the data: a .csv, .tsv or .parquet table (one row per sample, the label in
+--target), a .npz (X_train, y_train[, X_test, y_test]), a folder of pictures in
+class folders (DIR/<class>/*.png, or DIR/train/<class>/ and DIR/test/<class>/), or a
+folder of MNIST-format IDX files; docs/data.md shows each (default: {shown})"""
+
+DATA_OPTIONS = ("data", "test", "target", "test_size", "channels", "image_size", "standardize")
+
+
+def add_data(
+    p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS, shown: str = "the embedded MNIST"
+) -> None:
+    """The data flags: ``--data PATH`` (alias ``--data-dir``) and how to read it.  With
+    the default ``SUPPRESS`` only the flags given are in the parsed arguments."""
+    g = p.add_argument_group("data")
+    add_setting(g, "data", DATA_HELP.format(shown=shown), default, "--data-dir", metavar="PATH")
+    add_setting(
+        g,
+        "target",
+        "a table's label column (default: its last column)",
+        default,
+        metavar="COLUMN",
+    )
+    add_setting(
+        g,
+        "test",
+        "a table's test rows, in a file of their own (default: hold out --test-size)",
+        default,
+        metavar="PATH",
+    )
+    add_setting(
+        g,
+        "test_size",
+        "fraction of each class held out for testing when the data has no test set",
+        default,
+        metavar="FRACTION",
+    )
+    add_setting(
+        g,
+        "channels",
+        "pictures: 1 (grey) or 3 (RGB) (default: grey if every picture is)",
+        default,
+        metavar="1|3",
+    )
+    add_setting(
+        g,
+        "image_size",
+        "pictures are resized to this, e.g. 28 or 32x24 (default: the size most have)",
+        default,
+        metavar="SIZE",
+    )
+    g.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        dest="standardize",
+        default=default,
+        help="shift and scale every input to mean 0, standard deviation 1 on the training "
+        "rows, and keep that in the model file (default: tables and .npz files yes, "
+        "pictures no)",
     )
 
 
@@ -214,13 +283,6 @@ def add_model(p: argparse.ArgumentParser) -> None:
     )
 
 
-def load_model(name: str) -> MLP:
-    """The network of the model a user named (see :func:`model_path`)."""
-    from deltanet.modelfile import load
-
-    return load(model_path(name))
-
-
 def model_path(name: str) -> Path:
     """The model file a user named: a model file, or a run directory holding one; a
     checkpoint is refused with the model file to use instead."""
@@ -239,22 +301,21 @@ def model_path(name: str) -> Path:
     return path
 
 
-def check_fits(layers: tuple[int, ...], data: MNIST, what: str, exact: bool = False) -> None:
-    """Refuse widths that do not fit the data: the input must be the images' pixel
-    count, the output at least (``exact``: exactly) the number of classes.
+def run_config(folder: Path) -> TrainConfig:
+    """The config of the run in ``folder`` if it is a run directory (a model's data is
+    found again through it), else the defaults (the embedded MNIST)."""
+    from deltanet.rundir import RunDir
 
-    ``what`` names the widths' source in the messages ("--layers", "the model").
-    """
-    pixels = data.X_train.shape[1]
-    if layers[0] != pixels:
-        raise ConfigError(f"{what} takes {layers[0]} inputs but the images have {pixels} pixels")
-    top = max(int(labels.max()) for labels in (data.y_train, data.y_test) if len(labels))
-    classes = top + 1
-    if layers[-1] < classes or (exact and layers[-1] != classes):
-        raise DataError(
-            f"{what} gives {layers[-1]} outputs but the data has {classes} classes "
-            f"(labels 0..{top})"
-        )
+    if (folder / RunDir.CONFIG).is_file():
+        return RunDir.read(folder).config()
+    return TrainConfig()
+
+
+def load_model(name: str) -> Model:
+    """The :class:`~deltanet.model.Model` in the file or run directory ``name``."""
+    from deltanet.modelfile import load_model as load
+
+    return load(model_path(name))
 
 
 def plural(n: int, noun: str) -> str:

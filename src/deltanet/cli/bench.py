@@ -6,7 +6,6 @@ import argparse
 import tempfile
 
 from deltanet.cli import _args
-from deltanet.datasets import load_mnist
 from deltanet.presets import RULE as PRESET
 
 DESCRIPTION = """\
@@ -76,11 +75,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from deltanet import bench, presets
     from deltanet.config import TrainConfig
+    from deltanet.sources.idx import load_idx
+    from deltanet.sources.settings import check_fits
 
     base = presets.get(args.preset) if args.preset else TrainConfig()
     config = base.replace(**_args.settings_given(args, ("layers", "batch_size", "val_size")))
-    data = load_mnist(args.data)
-    _args.check_fits(config.layers, data, f"--layers {','.join(map(str, config.layers))}")
+    data = load_idx(args.data)
+    check_fits(config.layers, data, f"--layers {','.join(map(str, config.layers))}")
     dtypes = args.dtype or ([config.dtype] if args.preset else ["float32", "float64"])
     dtypes = list(dict.fromkeys(dtypes))  # `--dtype float32 float32` times it once
     n, evaluated = len(data.X_train) - config.val_size, config.val_size

@@ -7,7 +7,6 @@ import argparse
 import numpy as np
 
 from deltanet.cli import _args
-from deltanet.datasets import load_mnist
 
 DESCRIPTION = """\
 Build a network, take a few MNIST training images, and compare its analytic
@@ -68,9 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deltanet.network import CONSTRAINTS, MLP
+    from deltanet.sources.idx import load_idx
+    from deltanet.sources.settings import check_fits
 
-    data = load_mnist(args.data)
-    _args.check_fits(args.layers, data, f"--layers {','.join(map(str, args.layers))}")
+    data = load_idx(args.data)
+    check_fits(args.layers, data, f"--layers {','.join(map(str, args.layers))}")
     net = MLP.from_config(_args.settings_given(args, (*CONSTRAINTS, "seed")))
     rng = np.random.default_rng(args.seed)
     pick = rng.choice(len(data.X_train), size=min(args.samples, len(data.X_train)), replace=False)

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         sub, "report", help="draw a run's pictures and write report.html", description=DESCRIPTION
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by deltanet train")
-    _args.add_data_dir(p, shown="the run's own")
+    _args.add_data(p, shown="the run's own")
     p.set_defaults(func=run)
 
 
@@ -36,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
             f"{args.run_dir}: no {RunDir.MODEL} here (is it a deltanet train --out directory?)"
         )
     with RunDir.open(args.run_dir) as rd:
-        for path in draw_run(rd, data_dir=args.data):
+        for path in draw_run(rd, **_args.settings_given(args, _args.DATA_OPTIONS)):
             print(f"wrote {path}")
     return 0

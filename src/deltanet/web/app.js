@@ -145,9 +145,10 @@ function setUpForm(count) {
     `This model takes ${count} numbers, in the units it was trained on` +
     (standardized ? " (it standardizes them itself)." : ".");
   const fields = $("fields");
+  const names = state.model.input.names;
   for (let i = 0; i < count; i++) {
     const label = document.createElement("label");
-    label.textContent = `feature ${i + 1}`;
+    label.textContent = names ? names[i] : `feature ${i + 1}`;
     const input = document.createElement("input");
     Object.assign(input, { type: "number", step: "any", required: true, name: `f${i}` });
     label.append(input);
