@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,12 +52,15 @@ class Server:
 
 
 @contextmanager
-def serving(model: str | os.PathLike[str], *args: str, timeout: float = 60) -> Iterator[Server]:
-    """``deltanet serve MODEL --port 0 ARGS`` in its own process, until the block ends."""
+def serving(
+    model: str | os.PathLike[str], *args: str, timeout: float = 60, **popen: Any
+) -> Iterator[Server]:
+    """``deltanet serve MODEL --port 0 ARGS`` in its own process, until the block ends;
+    ``popen``: more arguments for ``subprocess.Popen``."""
     log = Path(tempfile.mkstemp(prefix="deltanet-serve-", suffix=".log")[1])
     command = [sys.executable, "-m", "deltanet.cli", "serve", str(model), "--port", "0", *args]
     with open(log, "wb") as err:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True, **popen)
     try:
         lines = _first_lines(process, 3, timeout, log)
         url = re.search(r"http://\S+/", lines[0]).group(0)

@@ -88,9 +88,18 @@ def test_a_missing_model_is_one_line():
     assert result.returncode == 2 and "no such file" in result.stderr
 
 
-def test_ctrl_c_stops_it_as_every_command_stops(serve_load, tabular):
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    "start", [None, _ignore_sigint], ids=["in a terminal", "as a background job"]
+)
+def test_ctrl_c_stops_it_as_every_command_stops(serve_load, tabular, start):
+    # a background job starts with SIGINT ignored; uvicorn still stops on it, and the
+    # command must still end as an interrupted one
     path, *_ = tabular
-    with serve_load.serving(path) as server:
+    with serve_load.serving(path, preexec_fn=start) as server:
         server.process.send_signal(signal.SIGINT)
         assert server.process.wait(30) == 130
         assert server.log_text().rstrip().endswith("deltanet serve: interrupted")

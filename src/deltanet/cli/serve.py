@@ -94,7 +94,13 @@ def run(args: argparse.Namespace) -> int:
         access_log=not args.quiet,
         limit_concurrency=MAX_CONNECTIONS,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if server.should_exit:
+        # uvicorn stopped on ^C and raises it again once it has shut down, which main()
+        # reports as every command does; where SIGINT was ignored when this process
+        # started (a background job), raising it again does nothing, so say it here
+        raise KeyboardInterrupt
     return 0
 
 
