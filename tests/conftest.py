@@ -114,3 +114,66 @@ def pg_url(postgres_server, request):
 
     name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
     return postgres_server.create_database(f"{name}_{os.getpid()}")
+
+
+@pytest.fixture(scope="session")
+def digit_model(tmp_path_factory):
+    """A model file that reads digits well enough for the served page's drawings:
+    784-64-10 ReLU, 3 epochs on 20,000 MNIST images (about 94% test accuracy; seconds
+    of training)."""
+    from deltanet.cli import main
+
+    out = tmp_path_factory.mktemp("digits") / "run"
+    argv = ["train", "--layers", "784,64,10", "--hidden", "relu", "--epochs", "3"]
+    assert main([*argv, "--val-size", "40000", "--out", str(out), "--quiet"]) == 0
+    return out / "model.safetensors"
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    """Where tests leave what people look at (screenshots, load figures):
+    $DELTANET_TEST_ARTIFACTS, or build/test-artifacts in the repository."""
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
+    folder = Path(os.environ.get("DELTANET_TEST_ARTIFACTS", default))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tabular(tmp_path_factory):
+    """A tabular model's file (class names, standardized inputs), the model and its data."""
+    from helpers import tabular_model
+
+    from deltanet.modelfile import save_model
+
+    model, X, y = tabular_model()
+    path = tmp_path_factory.mktemp("tabular") / "trees.safetensors"
+    save_model(model, path, training={"metrics": {"test_error": 0.05}})
+    return path, model, X, y
+
+
+def _serve_load():
+    """benchmarks/serve_load.py: the real server in its own process, and the load on it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import serve_load
+
+    return serve_load
+
+
+@pytest.fixture(scope="session")
+def serve_load():
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx2")
+    return _serve_load()
+
+
+@pytest.fixture(scope="session")
+def served(serve_load, digit_model):
+    """``deltanet serve`` of the digit model, running in its own process for the session."""
+    with serve_load.serving(digit_model, "--quiet") as server:
+        yield server

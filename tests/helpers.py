@@ -119,3 +119,30 @@ def mnist_subset(folder, n_train=1000, n_test=100):
         write_idx(folder / f"{split}-images-idx3-ubyte", np.rint(X[:n] * 255).reshape(n, 28, 28))
         write_idx(folder / f"{split}-labels-idx1-ubyte", y[:n])
     return folder
+
+
+TREES = ("ash", "birch", "cedar")  # the class names of tabular_model
+FEATURES = ("girth", "height", "bark", "altitude")  # and its features' names
+
+
+def tabular_data(n=300, seed=0):
+    """Three classes of four features in wildly different units and offsets (a feature
+    of 10⁵ ± 10⁴ beside one of 0 ± 0.01): what standardization is for."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    centres = np.array([[-1.5, 0.0, 1.0, -0.5], [0.0, 1.5, -1.0, 0.5], [1.5, -1.5, 0.0, 0.0]])
+    Z = centres[y] + 0.6 * rng.standard_normal((n, 4))
+    X = Z * np.array([0.01, 1.0, 100.0, 1e4]) + np.array([0.0, 5.0, -300.0, 1e5])
+    return X, y
+
+
+def tabular_model(dtype="float32"):
+    """A trained :class:`~deltanet.model.Model` of :func:`tabular_data` with class and
+    feature names and a standardization; and the data."""
+    import deltanet as dn
+
+    X, y = tabular_data()
+    std = dn.Standardizer.fit(X)
+    net = dn.MLP([4, 16, 3], hidden="tanh", dtype=dtype, seed=0)
+    net.fit(std.transform(X, net.dtype), y, epochs=30, batch_size=30, val_size=0)
+    return dn.Model(net, TREES, std, feature_names=FEATURES), X, y

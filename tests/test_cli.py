@@ -11,7 +11,17 @@ from deltanet import cli
 from deltanet.cli import main
 from deltanet.errors import DataError
 
-COMMANDS = ("train", "evaluate", "predict", "gradcheck", "reproduce", "bench", "report")
+COMMANDS = (
+    "train",
+    "evaluate",
+    "predict",
+    "gradcheck",
+    "reproduce",
+    "bench",
+    "report",
+    "export",
+    "serve",
+)
 
 
 @pytest.mark.parametrize("command", [(), *((c,) for c in COMMANDS)])

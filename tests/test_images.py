@@ -2,6 +2,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import deltanet as dn
@@ -123,3 +125,77 @@ def test_npy_values_that_are_no_digits_are_refused(tmp_path, array, message):
     np.save(tmp_path / "a.npy", array)
     with pytest.raises(DataError, match=message):
         load_array(tmp_path / "a.npy")
+
+
+# ---------------------------------------------------------------------- bytes (deltanet serve)
+
+
+def png_bytes(array, **save):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=save.pop("format", "PNG"), **save)
+    return buf.getvalue()
+
+
+def test_bytes_make_the_same_input_as_the_file(seven, tmp_path):
+    for fmt, suffix in (("PNG", "png"), ("JPEG", "jpg")):
+        data = png_bytes((255 * (1 - seven)).astype(np.uint8), format=fmt)
+        (tmp_path / f"seven.{suffix}").write_bytes(data)
+        np.testing.assert_array_equal(
+            images.read_digit(data), load_image(tmp_path / f"seven.{suffix}")
+        )
+
+
+def test_bytes_of_a_decompression_bomb_are_refused_from_the_header():
+    # 64 million pixels of paper: 64 KB of PNG, 512 MB as float64 grey levels
+    bomb = png_bytes(np.zeros((8000, 8000), np.uint8))
+    assert len(bomb) < 2**17
+    with pytest.raises(images.PictureTooLarge, match="8000×8000 pixels; pictures of up to"):
+        images.read_digit(bomb, max_pixels=2048 * 2048)
+
+
+def test_bytes_in_another_format_are_not_a_picture_here(seven):
+    bmp = png_bytes((255 * seven).astype(np.uint8), format="BMP")
+    with pytest.raises(images.NotAPicture, match="the picture: not an image that Pillow can read"):
+        images.read_digit(bmp)
+    assert images.read_digit(bmp, formats=["BMP"]).shape == (784,)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x89PNG\r\n\x1a\n", b"garbage" * 100, "truncated"],
+)
+def test_bytes_that_are_no_picture_are_one_clear_error(seven, data):
+    if data == "truncated":
+        data = png_bytes((255 * seven).astype(np.uint8))[:300]
+    with pytest.raises(images.NotAPicture) as err:
+        images.read_digit(data)
+    assert "\n" not in str(err.value) and "0x" not in str(err.value)  # no object address
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_damaged_pictures_are_data_errors_never_crashes(data):
+    # a real PNG and JPEG with bytes changed, cut or inserted anywhere
+    base = data.draw(st.sampled_from(_SAMPLES))
+    edits = data.draw(
+        st.lists(st.tuples(st.integers(0, len(base) - 1), st.binary(max_size=4)), max_size=6)
+    )
+    damaged = bytearray(base)
+    for at, new in edits:
+        damaged[at : at + len(new)] = new
+    if data.draw(st.booleans()):
+        damaged = damaged[: data.draw(st.integers(0, len(damaged)))]
+    try:
+        x = images.read_digit(bytes(damaged))
+    except DataError:
+        return
+    assert x.shape == (784,) and np.isfinite(x).all()
+
+
+def _samples():
+    rng = np.random.default_rng(0)
+    digit = (255 * rng.random((40, 30))).astype(np.uint8)
+    return [png_bytes(digit), png_bytes(digit, format="JPEG"), png_bytes(digit, optimize=True)]
+
+
+_SAMPLES = _samples()

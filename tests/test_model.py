@@ -73,3 +73,18 @@ def test_feature_names_are_kept_and_checked():
         Model(dn.MLP([2, 3, 2]), feature_names=["height"])
     with pytest.raises(ValueError, match="distinct"):
         Model(dn.MLP([2, 3, 2]), feature_names=["h", "h"])
+
+
+def test_which_models_take_digits():
+    mnist = dn.MLP([784, 10, 10])
+    assert Model(mnist).takes_digits  # a network deltanet train saved: MNIST's pictures
+    assert Model(mnist, input_shape=(28, 28)).takes_digits
+    assert not Model(mnist, input_shape=(14, 14, 4)).takes_digits
+    assert not Model(mnist, standardizer=Standardizer(np.zeros(784), np.ones(784))).takes_digits
+    assert not Model(dn.MLP([64, 10, 10]), input_shape=(8, 8)).takes_digits
+
+
+def test_threadsafe_prediction_is_the_same_prediction(rng):
+    X = rng.normal(5, 3, size=(20, 4))
+    model = Model(dn.MLP([4, 5, 3], seed=0), ["a", "b", "c"], Standardizer.fit(X))
+    np.testing.assert_array_equal(model.predict_proba(X, threadsafe=True), model.predict_proba(X))

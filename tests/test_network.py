@@ -404,3 +404,25 @@ def test_an_unpickled_network_trains_like_the_original(rng):
         dn.fit(model, X, y, epochs=2, batch_size=10, optimizer="adam", seed=3)
     np.testing.assert_array_equal(twin.params, net.params)
     np.testing.assert_array_equal(twin.predict_proba(X), net.predict_proba(X))
+
+
+def test_threadsafe_predictions_in_many_threads_match_one_thread(rng):
+    # each thread predicts its own batches of one size at once: with the network's shared
+    # buffers they would overwrite each other's activations mid-product (NumPy's matmul
+    # lets go of the GIL), so some answers would be another thread's
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = dn.MLP([784, 256, 10], hidden="relu", seed=0)
+    batches = [rng.random((300, 784)).astype(np.float32) for _ in range(8)]
+    expected = [net.predict_proba(X) for X in batches]
+    kept = list(net._workspaces.values())
+
+    def answers(i):
+        return [net.predict_proba(batches[i], threadsafe=True) for _ in range(20)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(answers, range(8)))
+    for want, got in zip(expected, results, strict=True):
+        for P in got:
+            np.testing.assert_array_equal(P, want)
+    assert list(net._workspaces.values()) == kept  # the shared buffers were not used

@@ -31,3 +31,8 @@ class ModelFileError(UserError):
 
 class RunDirError(UserError):
     """A run directory that cannot be used as asked (taken, locked, not a run)."""
+
+
+class MissingExtraError(UserError):
+    """A feature whose optional dependencies are not installed (``pip install
+    'deltanet[onnx]'``, ``'deltanet[serve]'``)."""

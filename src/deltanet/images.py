@@ -8,8 +8,9 @@ of picture, dark ink on light paper or light ink on dark.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -67,6 +68,14 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
     return np.roll(canvas, (dy, dx), axis=(0, 1)).astype(np.float32)
 
 
+class NotAPicture(DataError):
+    """Bytes that are not a picture Pillow can read (in the formats allowed)."""
+
+
+class PictureTooLarge(DataError):
+    """A picture of more pixels than allowed (refused before it is decoded)."""
+
+
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """A PNG/JPEG/... file as an MNIST-style ``(784,)`` float32 vector.
 
@@ -81,9 +90,35 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise DataError(f"{path}: {exc}") from None
 
 
+def read_digit(
+    data: bytes,
+    name: str = "the picture",
+    max_pixels: int | None = None,
+    formats: Sequence[str] = ("PNG", "JPEG"),
+) -> np.ndarray:
+    """A picture's bytes (PNG or JPEG unless ``formats`` says otherwise) as an MNIST-style
+    ``(784,)`` float32 vector, as :func:`load_image` makes it of a file.
+
+    Raises:
+        PictureTooLarge: more than ``max_pixels`` pixels (default
+            :data:`~deltanet.limits.MAX_PIXELS`), known from the header alone.
+        NotAPicture: not a picture of one of ``formats`` that Pillow can read.
+        DataError: a blank picture; ``name`` begins every message.
+    """
+    with _open(io.BytesIO(data), name, max_pixels, tuple(formats)) as img:
+        gray = _pixels(img, name)
+    try:
+        return mnist_style(gray).ravel()
+    except DataError as exc:
+        raise DataError(f"{name}: {exc}") from None
+
+
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 _WIDE = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit grey: convert("L") would clip it
 _SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the picture a quarter
+# what Pillow raises for bytes it cannot make a picture of (bad or truncated data, broken
+# chunks, oversized text chunks, its own decompression-bomb guard)
+_UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 def picture_info(path: str | os.PathLike[str]) -> tuple[int, int, bool]:
@@ -107,31 +142,58 @@ def read_picture(
     :data:`~deltanet.limits.MAX_PIXELS` pixels are refused before they are decoded.
     """
     with _opened(path) as img:
-        try:
-            img = _flat(ImageOps.exif_transpose(img), channels)
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            top = 65535.0 if img.mode in _WIDE else 255.0
-            return np.clip(np.asarray(img, dtype=np.float64) / top, 0.0, 1.0)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise DataError(f"{path}: not an image that Pillow can read ({exc})") from None
+        return _pixels(img, str(path), channels, size)
+
+
+def _pixels(
+    img: Image.Image, name: str, channels: int = 1, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The decoded values of an opened picture (see :func:`read_picture`)."""
+    try:
+        img = _flat(ImageOps.exif_transpose(img), channels)
+        if size is not None and img.size != (size[1], size[0]):
+            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        top = 65535.0 if img.mode in _WIDE else 255.0
+        return np.clip(np.asarray(img, dtype=np.float64) / top, 0.0, 1.0)
+    except _UNREADABLE as exc:
+        raise _unreadable(name, exc) from None
 
 
 @contextmanager
 def _opened(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
     """The picture at ``path``, its header read and its pixel count checked."""
-    with open_regular(path, DataError) as fh:
-        try:
-            img = Image.open(fh)  # reads the header only: the size is known, not decoded
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise DataError(f"{path}: not an image that Pillow can read ({exc})") from None
-        with img:
-            if img.width * img.height > MAX_PIXELS:
-                raise DataError(
-                    f"{path}: {img.width}×{img.height} pixels; pictures of up to "
-                    f"{MAX_PIXELS:,} pixels are read"
-                )
-            yield img
+    with open_regular(path, DataError) as fh, _open(fh, str(path)) as img:
+        yield img
+
+
+@contextmanager
+def _open(
+    fh: IO[bytes],
+    name: str,
+    max_pixels: int | None = None,
+    formats: tuple[str, ...] | None = None,
+) -> Iterator[Image.Image]:
+    """The picture in ``fh``, its header read and its pixel count checked."""
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    try:
+        img = Image.open(fh, formats=formats)  # reads the header: the size, not the pixels
+    except _UNREADABLE as exc:
+        raise _unreadable(name, exc) from None
+    with img:
+        if img.width * img.height > limit:
+            raise PictureTooLarge(
+                f"{name}: {img.width}×{img.height} pixels; pictures of up to "
+                f"{limit:,} pixels are read"
+            )
+        yield img
+
+
+def _unreadable(name: str, exc: BaseException) -> NotAPicture:
+    # Pillow's own words, on one line; for an unknown format they would name the file
+    # again, or the address of a buffer
+    reason = "not a format it knows" if isinstance(exc, UnidentifiedImageError) else exc
+    one_line = " ".join(str(reason).split())
+    return NotAPicture(f"{name}: not an image that Pillow can read ({one_line})")
 
 
 def _flat(img: Image.Image, channels: int) -> Image.Image:

@@ -17,6 +17,11 @@ from deltanet.errors import UserError
 MAX_PIXELS = 50_000_000
 # the JSON header of a safetensors or .npy file: deltanet's own are a few kilobytes
 MAX_HEADER_BYTES = 16 * 2**20
+# one request to `deltanet serve`: the page's drawings are a few kilobytes of PNG
+MAX_REQUEST_BYTES = 2**20
+# a picture sent to `deltanet serve`: 2048×2048 (a 1 MB JPEG of a photo is rarely larger);
+# a decompression bomb announces far more and is refused from its header
+MAX_REQUEST_PIXELS = 2048 * 2048
 
 
 def physical_memory() -> int | None:

@@ -20,16 +20,21 @@ meant.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deltanet.network import MLP
 
+if TYPE_CHECKING:
+    import onnx
+
 Label = str | int | float | bool
+DIGIT_SHAPE = (28, 28)  # MNIST's pictures, what deltanet.images makes of a user's
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +130,15 @@ class Model:
         return self.net.layers[0]
 
     @property
+    def takes_digits(self) -> bool:
+        """Whether an input is a 28×28 grey digit made MNIST-style
+        (:func:`deltanet.images.mnist_style`): the picture shape (28, 28), or a network
+        of 784 unstandardized inputs without one (as ``deltanet train`` saves MNIST's)."""
+        if self.input_shape is not None:
+            return self.input_shape == DIGIT_SHAPE
+        return self.standardizer is None and self.n_features == prod(DIGIT_SHAPE)
+
+    @property
     def labels(self) -> tuple[Any, ...]:
         """The label of every output unit (0..K−1 without class names)."""
         return self.classes if self.classes is not None else tuple(range(self.net.layers[-1]))
@@ -138,14 +152,23 @@ class Model:
             X = self.standardizer.transform(X, self.net.dtype)
         return self.net.check_X(X)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Outputs ``(N, K)`` for raw inputs (probabilities for cross-entropy)."""
-        return self.net.predict_proba(self.prepare(X))
+    def predict_proba(self, X: Any, *, threadsafe: bool = False) -> np.ndarray:
+        """Outputs ``(N, K)`` for raw inputs (probabilities for cross-entropy);
+        ``threadsafe``: see :meth:`MLP.predict_proba <deltanet.network.MLP.predict_proba>`."""
+        return self.net.predict_proba(self.prepare(X), threadsafe=threadsafe)
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels ``(N,)`` for raw inputs: the class of the largest output."""
         best = self.predict_proba(X).argmax(axis=1)
         return np.asarray(self.labels)[best] if self.classes is not None else best
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None) -> onnx.ModelProto:
+        """This model as an ONNX model (standardization in the graph, class names in its
+        metadata), written to ``path`` (atomically) unless None; needs ``deltanet[onnx]``.
+        See :mod:`deltanet.onnx_export`."""
+        from deltanet import onnx_export
+
+        return onnx_export.build(self) if path is None else onnx_export.save(self, path)
 
     def metadata(self) -> dict[str, Any]:
         """What a model file stores about this model beside the weights (JSON)."""

@@ -23,6 +23,7 @@ quantity) is what :func:`deltanet.gradcheck` exists to catch.
 from __future__ import annotations
 
 import itertools
+import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,8 @@ from deltanet.losses import LOSSES, OUTPUTS, get_loss
 from deltanet.ops import NumpyOps, get_ops
 
 if TYPE_CHECKING:
+    import onnx
+
     from deltanet.gradcheck import GradCheckReport
     from deltanet.history import History
 
@@ -507,18 +510,33 @@ class MLP:
         self._forward(X, ws)
         return self._cost(X, Y, ws)
 
-    def predict_proba(self, X: Any, batch_size: int = EVAL_BATCH) -> np.ndarray:
-        """Network outputs ``h: (N, K)``: see :attr:`output_kind` for what they are."""
-        return self._outputs(self.check_X(X), batch_size)
+    def predict_proba(
+        self, X: Any, batch_size: int = EVAL_BATCH, *, threadsafe: bool = False
+    ) -> np.ndarray:
+        """Network outputs ``h: (N, K)`` for ``X: (N, D_0)``: see :attr:`output_kind` for
+        what they are.
 
-    def _outputs(self, X: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
+        ``threadsafe=True`` computes in buffers of this call's own instead of the
+        network's reused ones, so several threads may predict at once (a server's
+        requests); the weights are only read.  It allocates on every call.
+        """
+        return self._outputs(self.check_X(X), batch_size, threadsafe)
+
+    def _outputs(
+        self, X: np.ndarray, batch_size: int = EVAL_BATCH, threadsafe: bool = False
+    ) -> np.ndarray:
         if not np.isfinite(self._params).all():
             # all-NaN outputs would argmax to class 0: a prediction that means nothing
             raise ValueError("the network's parameters contain NaN or infinite values")
         out = np.empty((X.shape[0], self.layers[-1]), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             chunk = X[start : start + batch_size]
-            out[start : start + len(chunk)] = self._forward(chunk, self._workspace(len(chunk)))
+            ws = (
+                _Workspace(len(chunk), self.layers, self.dtype)
+                if threadsafe
+                else self._workspace(len(chunk))
+            )
+            out[start : start + len(chunk)] = self._forward(chunk, ws)
         return out
 
     @property
@@ -552,6 +570,13 @@ class MLP:
         from deltanet.modelfile import save
 
         save(self, path, training)
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None) -> onnx.ModelProto:
+        """This network as an ONNX model, written to ``path`` (atomically) unless None;
+        needs ``deltanet[onnx]``.  See :mod:`deltanet.onnx_export`."""
+        from deltanet import onnx_export
+
+        return onnx_export.build(self) if path is None else onnx_export.save(self, path)
 
     # ------------------------------------------------------------------ checking
     def gradcheck(

@@ -34,6 +34,8 @@ Start with:
   deltanet bench            seconds per epoch on this machine, against its bound
   deltanet report RUN_DIR   pictures of a run and a one-file HTML report
   deltanet sweep            search hyper-parameters with Optuna, on one machine or many
+  deltanet export MODEL     write a model as an ONNX file
+  deltanet serve MODEL      a draw-a-digit page and a JSON API for a model
 Each command has its own --help."""
 
 
@@ -44,10 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         _args,
         bench,
         evaluate,
+        export,
         gradcheck,
         predict,
         report,
         reproduce,
+        serve,
         sweep,
         train,
     )
@@ -59,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"deltanet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_args.Parser)
-    for command in (train, evaluate, predict, gradcheck, reproduce, bench, report, sweep):
+    commands = (train, evaluate, predict, gradcheck, reproduce, bench, report, sweep)
+    for command in (*commands, export, serve):
         command.add_parser(sub)
     return parser
 

@@ -276,6 +276,13 @@ def positive_float(text: str) -> float:
 # ---------------------------------------------------------------------- data
 
 
+def add_model(p: argparse.ArgumentParser) -> None:
+    """The positional MODEL (see :func:`model_path`)."""
+    p.add_argument(
+        "model", help="a model.safetensors written by deltanet train, or its run directory"
+    )
+
+
 def model_path(name: str) -> Path:
     """The model file a user named: a model file, or a run directory holding one; a
     checkpoint is refused with the model file to use instead."""
