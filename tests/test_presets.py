@@ -26,7 +26,7 @@ def test_presets_are_train_configs():
         "augment",
     ]  # everything else is deltanet train's default
     assert presets.best_long() == best.replace(epochs=300)
-    assert presets.record() == best.replace(batch_size=200, lr=0.002, epochs=380)
+    assert presets.record() == best.replace(batch_size=200, lr=0.002, epochs=350)
     assert presets.get("record") == presets.record()
     assert presets.get("best") == best
     with pytest.raises(ConfigError, match="unknown preset"):

@@ -41,15 +41,15 @@ def best_long() -> TrainConfig:
 
 
 def record() -> TrainConfig:
-    """:func:`best` with batches of 200 at twice the learning rate, for 380 epochs: the
+    """:func:`best` with batches of 200 at twice the learning rate, for 350 epochs: the
     most a 30-minute budget on two cores buys.
 
     Chosen on the validation split (docs/best.md): at 40 epochs, batches of 200 at lr
     0.002 met ``best``'s validation error (0.82% both) in 0.7 of its time per epoch; the
     wider and deeper networks, input dropout and stronger distortions did no better
     within the noise of 10,000 validation images, and cost more per epoch.  Then the
-    budget decides the epochs: 380 at about 4.3 s each."""
-    return best().replace(batch_size=200, lr=0.002, epochs=380)
+    budget decides the epochs: 350 at 4.3–5 s each, with room for a slow spell."""
+    return best().replace(batch_size=200, lr=0.002, epochs=350)
 
 
 PRESETS = {"best": best, "best-long": best_long, "record": record}
