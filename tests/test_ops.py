@@ -80,6 +80,46 @@ def test_momentum(ops, nesterov, rng):
     close(w, w_new, np.float64)
 
 
+def _steps(ops, name, w, g, state, avg):
+    """One step of optimizer ``name`` on flat arrays, state updated in place."""
+    if name == "rmsprop":
+        ops.rmsprop(w, g, state[0], 0.01, 0.9, 1e-8, np.empty_like(w), avg, 0.001)
+    elif name == "rmsprop_gains":
+        gain, prev = np.ones_like(w), np.zeros_like(w)
+        ops.rmsprop_gains(w, g, state[0], gain, prev, 0.01, 0.9, 1e-8, 1.3, 0.5, 0.1, 10, w * 0)
+    elif name == "adam":
+        ops.adam(w, g, state[0], state[1], 0.001, 0.9, 0.999, 1e-8, 5, avg, 0.001)
+    else:
+        ops.momentum(w, g, state[0], 0.1, 0.9, False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["rmsprop", "rmsprop_gains", "adam", "momentum"])
+@pytest.mark.parametrize("averaged", [False, True])
+def test_optimizer_state_never_goes_subnormal(ops, dtype, name, averaged):
+    # a weight whose gradient is zero keeps decaying its running averages: they must
+    # reach zero instead of the subnormal range, where x86 arithmetic is ~100× slower
+    # (docs/benchmarks.md); state above it, and NaN, stay as they were
+    tiny = np.finfo(dtype).tiny
+    n = 64
+    w, g = np.ones(n, dtype), np.zeros(n, dtype)
+    state = [np.full(n, tiny * 1.0005, dtype) for _ in range(2)]  # one step from subnormal
+    for s in state:
+        s[0], s[1], s[2] = 1.0, np.nan, tiny * 1e3
+        if name in ("adam", "momentum"):  # signed moments
+            s[3] = -tiny * 1.0005
+    avg = w.copy() if averaged and name in ("rmsprop", "adam") else None
+    with np.errstate(invalid="ignore"):  # the NaN entry
+        _steps(ops, name, w, g, state, avg)
+    for s in state[: 2 if name == "adam" else 1]:
+        finite = np.isfinite(s)
+        assert not np.any((s[finite] != 0) & (np.abs(s[finite]) < tiny)), s
+        assert np.all(s[4:] == 0)
+        assert s[0] > 0.5 and np.isnan(s[1]) and s[2] > tiny
+        if name in ("adam", "momentum"):
+            assert s[3] == 0
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_ema(ops, dtype, rng):
     avg, w = arrays(rng, dtype, 2)

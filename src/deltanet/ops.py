@@ -93,6 +93,26 @@ def cross_entropy_delta(h: Array, y: Array, out: Array) -> Array:
     return np.subtract(out, y, out=out)
 
 
+# SUBNORMAL: an optimizer's running averages of a weight whose gradient is zero most of
+# the time (an input pixel that distortions rarely reach) decay geometrically into the
+# subnormal range, below the dtype's smallest normal number, and stay there for
+# thousands of steps.  x86 arithmetic on subnormals takes microcode assists, ~100× the
+# time: in a 350-epoch run of --preset record, 109,088 of Adam's 1,276,810 first
+# moments were subnormal after 67 epochs and the epochs had slowed from 4.8 s to 7-10 s.
+# So every optimizer flushes such state to zero, as a CPU's flush-to-zero mode would.
+# The update it drops is below lr · 2⁻¹²⁶ / ε: it cannot move a weight.
+
+
+def _tiny(a: Array) -> Array:
+    """The smallest normal number of ``a``'s dtype, as a scalar of that dtype."""
+    return a.dtype.type(np.finfo(a.dtype).tiny)
+
+
+def flush_subnormal(a: Array) -> None:
+    """Set the subnormal entries of ``a`` to zero, in place (see SUBNORMAL)."""
+    a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
+
+
 def _rmsprop_numpy(
     w: Array,
     g: Array,
@@ -108,6 +128,7 @@ def _rmsprop_numpy(
     scratch *= 1 - rho
     ms *= rho
     ms += scratch
+    flush_subnormal(ms)
     np.sqrt(ms, out=scratch)
     scratch += eps
     np.divide(g, scratch, out=scratch)
@@ -283,6 +304,8 @@ class NumpyOps:
         m += (1 - beta1) * g
         v *= beta2
         v += (1 - beta2) * (g * g)
+        flush_subnormal(m)
+        flush_subnormal(v)
         denom = np.sqrt(v / c2)
         denom += eps
         w -= (lr / c1) * m / denom
@@ -294,6 +317,7 @@ class NumpyOps:
         _check_flat(w, g, v)
         v *= mu
         v += g
+        flush_subnormal(v)
         if nesterov:
             w -= lr * (g + mu * v)
         else:
@@ -394,16 +418,18 @@ class NumpyOps:
 # float64 and cost 4× the time.
 
 
-def _rmsprop_loop(w, g, ms, lr, rho, c, eps):  # pragma: no cover - compiled
+def _rmsprop_loop(w, g, ms, lr, rho, c, eps, tiny):  # pragma: no cover - compiled
     for i in range(w.size):
         gi = g[i]
         m = rho * ms[i] + c * gi * gi
+        if m < tiny:  # subnormal: flushed (see SUBNORMAL)
+            m = tiny - tiny
         ms[i] = m
         w[i] -= lr * gi / (np.sqrt(m) + eps)
 
 
 def _rmsprop_gains_loop(
-    w, g, ms, gain, prev, lr, rho, c, eps, inc, dec, gmin, gmax
+    w, g, ms, gain, prev, lr, rho, c, eps, inc, dec, gmin, gmax, tiny
 ):  # pragma: no cover
     for i in range(w.size):
         gi = g[i]
@@ -417,25 +443,33 @@ def _rmsprop_gains_loop(
         gain[i] = k
         prev[i] = gi
         m = rho * ms[i] + c * gi * gi
+        if m < tiny:
+            m = tiny - tiny
         ms[i] = m
         w[i] -= lr * k * gi / (np.sqrt(m) + eps)
 
 
-def _adam_loop(w, g, m, v, lr_c1, beta1, d1, beta2, d2, eps, c2):  # pragma: no cover
+def _adam_loop(w, g, m, v, lr_c1, beta1, d1, beta2, d2, eps, c2, tiny):  # pragma: no cover
     for i in range(w.size):
         gi = g[i]
         mi = beta1 * m[i] + d1 * gi
         vi = beta2 * v[i] + d2 * gi * gi
+        if abs(mi) < tiny:
+            mi = tiny - tiny
+        if vi < tiny:
+            vi = tiny - tiny
         m[i] = mi
         v[i] = vi
         w[i] -= lr_c1 * mi / (np.sqrt(vi / c2) + eps)
 
 
-def _rmsprop_average_loop(w, g, ms, avg, lr, rho, c, eps, rate):  # pragma: no cover
+def _rmsprop_average_loop(w, g, ms, avg, lr, rho, c, eps, rate, tiny):  # pragma: no cover
     # the RMSprop and weight-average loops in one pass, the same operations per element
     for i in range(w.size):
         gi = g[i]
         m = rho * ms[i] + c * gi * gi
+        if m < tiny:
+            m = tiny - tiny
         ms[i] = m
         wi = w[i] - lr * gi / (np.sqrt(m) + eps)
         w[i] = wi
@@ -443,12 +477,16 @@ def _rmsprop_average_loop(w, g, ms, avg, lr, rho, c, eps, rate):  # pragma: no c
 
 
 def _adam_average_loop(
-    w, g, m, v, avg, lr_c1, beta1, d1, beta2, d2, eps, c2, rate
+    w, g, m, v, avg, lr_c1, beta1, d1, beta2, d2, eps, c2, rate, tiny
 ):  # pragma: no cover
     for i in range(w.size):
         gi = g[i]
         mi = beta1 * m[i] + d1 * gi
         vi = beta2 * v[i] + d2 * gi * gi
+        if abs(mi) < tiny:
+            mi = tiny - tiny
+        if vi < tiny:
+            vi = tiny - tiny
         m[i] = mi
         v[i] = vi
         wi = w[i] - lr_c1 * mi / (np.sqrt(vi / c2) + eps)
@@ -456,10 +494,12 @@ def _adam_average_loop(
         avg[i] += rate * (wi - avg[i])
 
 
-def _momentum_loop(w, g, v, lr, mu, nesterov):  # pragma: no cover
+def _momentum_loop(w, g, v, lr, mu, nesterov, tiny):  # pragma: no cover
     for i in range(w.size):
         gi = g[i]
         vi = mu * v[i] + gi
+        if abs(vi) < tiny:
+            vi = tiny - tiny
         v[i] = vi
         if nesterov:
             w[i] -= lr * (gi + mu * vi)
@@ -615,10 +655,18 @@ def _warp_loop(
                 res[y, x] = top + (bottom - top) * fr
 
 
+# fastmath for the updates, but without its promise that no value is NaN ("nnan"): with
+# it LLVM may fold the subnormal flush (`m < tiny`) so that it zeroes a NaN, and a NaN
+# must reach the weights and the loss, where divergence is detected, as it does on the
+# NumPy reference.  (Dropping "ninf" as well changed the float32 bytes of a default
+# run; dropping "nnan" alone keeps them, tests/test_regression.py)
+FAST = {"ninf", "nsz", "arcp", "contract", "afn", "reassoc"}
+
+
 class _Compiled:
     """A loop compiled with numba when first used, then kept on the instance."""
 
-    def __init__(self, loop: Callable, fastmath: bool):
+    def __init__(self, loop: Callable, fastmath: bool | set[str]):
         self.loop, self.fastmath = loop, fastmath
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -651,13 +699,13 @@ class NumbaOps(NumpyOps):
     # the updates are compiled with fastmath; the layer kernels run in the
     # gradient-checked float64 path too, so without it: they do the reference's IEEE
     # operations, and NaN or infinity still reach the loss, where divergence is detected
-    _rmsprop = _Compiled(_rmsprop_loop, fastmath=True)
-    _rmsprop_gains = _Compiled(_rmsprop_gains_loop, fastmath=True)
-    _adam = _Compiled(_adam_loop, fastmath=True)
-    _rmsprop_average = _Compiled(_rmsprop_average_loop, fastmath=True)
-    _adam_average = _Compiled(_adam_average_loop, fastmath=True)
-    _momentum = _Compiled(_momentum_loop, fastmath=True)
-    _ema = _Compiled(_ema_loop, fastmath=True)
+    _rmsprop = _Compiled(_rmsprop_loop, fastmath=FAST)
+    _rmsprop_gains = _Compiled(_rmsprop_gains_loop, fastmath=FAST)
+    _adam = _Compiled(_adam_loop, fastmath=FAST)
+    _rmsprop_average = _Compiled(_rmsprop_average_loop, fastmath=FAST)
+    _adam_average = _Compiled(_adam_average_loop, fastmath=FAST)
+    _momentum = _Compiled(_momentum_loop, fastmath=FAST)
+    _ema = _Compiled(_ema_loop, fastmath=FAST)
     # without fastmath: the product rounded in the arrays' dtype, then the sum, as NumPy
     # does, so a run with an L2 penalty keeps its bytes on either backend
     _add_scaled = _Compiled(_add_scaled_loop, fastmath=False)
@@ -700,10 +748,12 @@ class NumbaOps(NumpyOps):
         t = w.dtype.type
         if avg is None:
             _check_flat(w, g, ms)
-            self._rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps))
+            self._rmsprop(w, g, ms, t(lr), t(rho), t(1 - rho), t(eps), _tiny(w))
         else:
             _check_flat(w, g, ms, avg)
-            self._rmsprop_average(w, g, ms, avg, t(lr), t(rho), t(1 - rho), t(eps), t(rate))
+            self._rmsprop_average(
+                w, g, ms, avg, t(lr), t(rho), t(1 - rho), t(eps), t(rate), _tiny(w)
+            )
 
     def rmsprop_gains(
         self,
@@ -753,6 +803,7 @@ class NumbaOps(NumpyOps):
             t(decrement),
             t(gain_min),
             t(gain_max),
+            _tiny(w),
         )
 
     def adam(
@@ -776,17 +827,17 @@ class NumbaOps(NumpyOps):
         constants = (ty(lr / c1), ty(beta1), ty(1 - beta1), ty(beta2), ty(1 - beta2))
         if avg is None:
             _check_flat(w, g, m, v)
-            self._adam(w, g, m, v, *constants, ty(eps), ty(c2))
+            self._adam(w, g, m, v, *constants, ty(eps), ty(c2), _tiny(w))
         else:
             _check_flat(w, g, m, v, avg)
-            self._adam_average(w, g, m, v, avg, *constants, ty(eps), ty(c2), ty(rate))
+            self._adam_average(w, g, m, v, avg, *constants, ty(eps), ty(c2), ty(rate), _tiny(w))
 
     def momentum(self, w: Array, g: Array, v: Array, lr: float, mu: float, nesterov: bool) -> None:
         if not self.eligible(w, g, v):
             return super().momentum(w, g, v, lr, mu, nesterov)
         _check_flat(w, g, v)
         t = w.dtype.type
-        self._momentum(w, g, v, t(lr), t(mu), nesterov)
+        self._momentum(w, g, v, t(lr), t(mu), nesterov, _tiny(w))
 
     def ema(self, avg: Array, w: Array, rate: float) -> None:
         if not self.eligible(avg, w):
