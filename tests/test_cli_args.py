@@ -84,3 +84,22 @@ def test_bad_data_options_are_one_line(argv, message, capsys):
 def test_plural():
     assert _args.plural(1, "epoch") == "1 epoch" and _args.plural(2, "epoch") == "2 epochs"
     assert _args.plural(60000, "image") == "60,000 images"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"standardize": False, "image_size": (24, 32), "channels": 3, "target": "species"},
+        {"standardize": True, "layers": (64, 16, 10), "lr": 0.0033972295025410434},
+        {"nesterov": True, "optimizer": "sgd", "dropout": 0.42812354924116036},
+    ],
+)
+def test_as_flags_read_back_as_the_same_config(tmp_path, changes):
+    # what `deltanet sweep --best` prints must make the trial's config exactly: a flag
+    # that reads back as something else (--standardize for False, H,W for WxH) would not
+    from deltanet.cli import build_parser
+    from deltanet.config import TrainConfig
+
+    config = TrainConfig(data=str(tmp_path / "data.csv")).replace(**changes)
+    args = build_parser().parse_args(["train", *_args.as_flags(config)])
+    assert TrainConfig().replace(**_args.settings_given(args)) == config

@@ -416,6 +416,11 @@ def test_threadsafe_predictions_in_many_threads_match_one_thread(rng):
     batches = [rng.random((300, 784)).astype(np.float32) for _ in range(8)]
     expected = [net.predict_proba(X) for X in batches]
     kept = list(net._workspaces.values())
+    # poison the shared buffers: a threadsafe call that wrote into them would be seen
+    shared = [a for ws in kept for a in _arrays_of(ws) if a.dtype.kind == "f"]
+    shared = [a for a in shared if not any(np.shares_memory(a, X) for X in batches)]
+    for a in shared:
+        a.fill(np.nan)
 
     def answers(i):
         return [net.predict_proba(batches[i], threadsafe=True) for _ in range(20)]
@@ -425,4 +430,12 @@ def test_threadsafe_predictions_in_many_threads_match_one_thread(rng):
     for want, got in zip(expected, results, strict=True):
         for P in got:
             np.testing.assert_array_equal(P, want)
-    assert list(net._workspaces.values()) == kept  # the shared buffers were not used
+    assert list(net._workspaces.values()) == kept  # no shared buffer was replaced
+    assert shared and all(np.isnan(a).all() for a in shared)  # nor written into
+
+
+def _arrays_of(workspace):
+    """Every array a workspace holds, directly or in a list."""
+    for value in vars(workspace).values():
+        items = value if isinstance(value, list) else [value]
+        yield from (a for a in items if isinstance(a, np.ndarray))

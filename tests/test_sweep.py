@@ -202,7 +202,35 @@ def test_a_sweep_takes_a_table_as_deltanet_train_does(tmp_path, digits):
     rd = RunDir.read(result.best.run_dir)
     config = rd.config()
     assert config.layers == (64, 16, 10)
-    assert config.val_size == int(0.8 * 1797 / 6)  # the test split is a fifth
+    train_rows = len(dn.load_data(digits / "digits.csv").X_train)  # a fifth is test
+    assert config.val_size == train_rows // 6
     model = dn.load_model(rd.model_path)
     assert model.standardizer is not None and model.feature_names[0] == "pixel0"
-    assert rd.metrics()["val_error"] < 0.3
+    assert rd.info()["data"]["standardized"] and rd.info()["data"]["kind"] == "table"
+    # the trial trained on standardized rows: its network answers them, not raw ones
+    X = model.standardizer.transform(dn.load_data(digits / "digits.csv").X_test)
+    assert (
+        model.net.predict(X.astype(model.net.dtype)) == dn.load_data(digits / "digits.csv").y_test
+    ).mean() > 0.7
+
+
+def test_a_space_decides_how_the_data_is_read(tmp_path, digits):
+    # what it fixes is honoured, as deltanet train would read the data; what decides the
+    # data cannot be searched (a worker loads it once), nor can a fixed setting misfit it
+    space = {k: v for k, v in GOOD.items() if k != "val_size"} | {"standardize": False}
+    result = dn.sweep(
+        "raw", 1, storage=sqlite(tmp_path), space=space, epochs=1,
+        data=digits / "digits.csv", out=tmp_path / "out", pruner="none", seed=0,
+    )  # fmt: skip
+    rd = RunDir.read(result.best.run_dir)
+    assert rd.config().standardize is False and dn.load_model(rd.model_path).standardizer is None
+    for bad, message in [
+        ({"test_size": [0.1, 0.3]}, "test_size decides the data every trial trains on"),
+        ({"augment": "elastic"}, "augment 'elastic' distorts 28×28 grey pictures"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            dn.sweep(
+                "bad", 1, storage=sqlite(tmp_path), space={**space, **bad}, epochs=1,
+                data=digits / "digits.csv", out=tmp_path / "bad",
+            )  # fmt: skip
+    assert not (tmp_path / "bad").exists()

@@ -167,6 +167,12 @@ def _space(space: SearchSpace | str | Path | dict | None, epochs: int) -> Search
         raise ConfigError(
             "val_size decides what every trial is judged on: it can be fixed, not searched"
         )
+    searched = [name for name in DATA_SETTINGS if name in space.dimensions]
+    if searched:
+        raise ConfigError(
+            f"{searched[0]} decides the data every trial trains on (loaded once per "
+            "worker): it can be fixed, not searched"
+        )
     return space
 
 
@@ -181,18 +187,26 @@ def _make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
+# the settings that decide a trial's data, which every trial of a worker shares: the
+# space may fix them, not search them (the seed also draws a table's test split)
+DATA_SETTINGS = ("target", "test", "test_size", "channels", "image_size", "standardize", "seed")
+
+
 class _Data:
     """The data every trial of this worker trains on, loaded once: any source
-    ``deltanet train --data`` reads, standardized as that command would."""
+    ``deltanet train --data`` reads, read and standardized as that command would with
+    the space's fixed data settings."""
 
     def __init__(self, path: str | None, space: SearchSpace):
-        from deltanet.sources import load_data, settings
+        from deltanet.sources import from_config, settings
 
         self.path = path
-        data = load_data(path)
+        fixed = {k: v for k, v in space.fixed.items() if k in DATA_SETTINGS}
+        base = TrainConfig(data=path, **fixed)
+        data = from_config(base)
         self.dataset = data
-        # the standardization a trial of the default config gets (tables, .npz: on)
-        self.scaler = settings.standardizer(TrainConfig(), data)
+        # standardized unless the space says otherwise (tables and .npz: on by default)
+        self.scaler = settings.standardizer(base, data)
         X = data.X_train if self.scaler is None else self.scaler.transform(data.X_train)
         self.X, self.y, self.test_size = X, data.y_train, len(data.X_test)
         self.inputs = self.X.shape[1]
@@ -213,6 +227,22 @@ class _Data:
                 f"val_size {val_size} leaves no training samples (there are {len(self.X):,}): "
                 "fix a smaller val_size in the search space"
             )
+        # what the space fixes must fit the data before any trial is drawn
+        fixed_only = space.config(dict(space.fixed), self.inputs, self.outputs)
+        self.check(fixed_only.replace(data=path, val_size=val_size))
+
+    def check(self, config: TrainConfig) -> None:
+        """Refuse a trial's ``config`` that does not fit the data (augmentation of what
+        is not a 28×28 picture, fixed layers of other widths), before it trains."""
+        from deltanet.sources import settings
+
+        settings.check_config(config, self.dataset)
+
+    def info(self) -> dict[str, Any]:
+        """What a trial's config.json records of the data, as ``deltanet train``'s does."""
+        from deltanet.sources import settings
+
+        return settings.describe(self.dataset, self.scaler)
 
     def model(self, net: Any) -> Any:
         """``net`` with the data's class names, standardization and picture shape."""
@@ -404,6 +434,7 @@ class _Worker:
         config = config.replace(val_size=self.data.val_size)
         if self.data.path is not None:
             config = config.replace(data=self.data.path)
+        self.data.check(config)
         trainer = Trainer.from_config(config.make_network(), self.data.X, self.data.y, config)
         reporter = _Reporter(trial, self.display, config.epochs, self.stop)
         t0 = time.perf_counter()
@@ -467,6 +498,7 @@ class _Worker:
         info = run_info(
             trainer, config, self.data.test_size, self.threads, sweep=self._sweep_info(trial)
         )
+        info["data"].update(self.data.info())
         first = self._retried_number(trial.number)
         rd = None if first is None else self._reopen(self.out / _dir_name(first), config, info)
         resumed = rd is not None and rd.checkpoint_path.exists()
@@ -562,7 +594,8 @@ def sweep(
         space: a :class:`~deltanet.space.SearchSpace`, a TOML file's path, or a dict of
             the same entries, changing the default space.
         epochs: every trial's length (the space may not override it).
-        data: a folder of MNIST-format IDX files (None: the embedded MNIST).
+        data: what ``deltanet train --data`` takes: a folder of IDX files, a ``.npz``, a
+            CSV/TSV/Parquet table or a folder of pictures (None: the embedded MNIST).
         pruner: "median", "hyperband" or "none": stops hopeless trials early, on their
             per-epoch validation error.
         timeout: start no trial after this many seconds.

@@ -334,7 +334,11 @@ def as_flags(config: TrainConfig) -> list[str]:
         if value == default or value is None:
             continue
         if isinstance(value, bool):
-            argv.append(flag(name))  # store_true; every flag setting defaults to False
+            # store_true flags default to False; --standardize/--no-standardize to None
+            argv.append(flag(name) if value else "--no-" + flag(name)[2:])
+            continue
+        if name == "image_size":  # (height, width), written as pictures' sizes are: WxH
+            argv += [flag(name), f"{value[1]}x{value[0]}"]
             continue
         if isinstance(value, list):
             text = ",".join(map(str, value))

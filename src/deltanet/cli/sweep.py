@@ -98,7 +98,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=CONSTRAINTS["data"].parse,
         metavar="PATH",
         default=None,
-        help="the data every trial trains and validates on (default: the embedded MNIST)",
+        help=(
+            "the data every trial trains and validates on, any source deltanet train "
+            "--data reads (default: the embedded MNIST)"
+        ),
     )
     g.add_argument(
         "--pruner",

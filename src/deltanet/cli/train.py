@@ -219,6 +219,7 @@ class _Job:
 
     def info(self) -> dict[str, Any]:
         """What config.json records beside the config."""
+        from deltanet.sources import settings
         from deltanet.training import run_info
 
         info = run_info(
@@ -228,13 +229,7 @@ class _Job:
             self.args.threads,
             preset=self.args.preset,
         )
-        info["data"].update(
-            source=self.data.source,
-            kind=self.data.kind,
-            features=self.data.n_features,
-            classes=list(self.data.labels),
-            standardized=self.scaler is not None,
-        )
+        info["data"].update(settings.describe(self.data, self.scaler))
         return info
 
     def header(self, where: Any) -> str:

@@ -104,6 +104,17 @@ def standardizer(config: TrainConfig, data: Dataset) -> Standardizer | None:
     return Standardizer.fit(data.X_train) if on else None
 
 
+def describe(data: Dataset, scaler: Standardizer | None) -> dict[str, Any]:
+    """What a run's config.json records of its data beside the split sizes."""
+    return {
+        "source": data.source,
+        "kind": data.kind,
+        "features": data.n_features,
+        "classes": list(data.labels),
+        "standardized": scaler is not None,
+    }
+
+
 def model_of(net: MLP, data: Dataset, scaler: Standardizer | None) -> Model:
     """``net`` as a :class:`~deltanet.model.Model` of ``data``: its class names, feature
     names and picture shape, and the standardization it was trained behind."""
