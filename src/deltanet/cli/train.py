@@ -238,7 +238,7 @@ class _Job:
         return (
             f"{self.net}\n{t.opt}, batch {c.batch_size}, {_args.plural(c.epochs, 'epoch')}, "
             f"{len(t.X):,} training / {n_val:,} validation / {len(self.X_test):,} test "
-            f"{'images' if self.data.kind == 'idx' else 'rows'} -> {where}"
+            f"{'images' if self.data.kind in ('idx', 'pictures') else 'rows'} -> {where}"
         )
 
     def train(self, rd: Any) -> int:
