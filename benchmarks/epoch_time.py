@@ -51,36 +51,41 @@ def torch_epochs(data, threads, layers=(784, 300, 10), batch_size=100, loader=Fa
     return name, (seconds for seconds, _ in runs)
 
 
+def sklearn_runs(X, y):
+    """Endless: scikit-learn's MLPClassifier with the default recipe's network (300
+    logistic units, adam, batch 100), one epoch per ``partial_fit``; yields
+    ``(seconds, classifier)`` after each."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(
+        hidden_layer_sizes=(300,),
+        activation="logistic",
+        solver="adam",
+        batch_size=100,
+        learning_rate_init=0.001,
+        random_state=0,
+    )
+    classes = np.arange(10)
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            t0 = time.perf_counter()
+            clf.partial_fit(X, y, classes=classes)
+            seconds = time.perf_counter() - t0
+        yield seconds, clf
+
+
 def sklearn_epochs(data):
     """``(name, endless epoch timer)`` for scikit-learn's MLPClassifier, or None."""
     try:
         import sklearn
-        from sklearn.neural_network import MLPClassifier
     except ImportError:
         return None
-
-    def runs():
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
-        clf = MLPClassifier(
-            hidden_layer_sizes=(300,),
-            activation="logistic",
-            solver="adam",
-            batch_size=100,
-            learning_rate_init=0.001,
-            random_state=0,
-        )
-        classes = np.arange(10)
-        while True:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                t0 = time.perf_counter()
-                clf.partial_fit(data.X_train, data.y_train, classes=classes)
-                yield time.perf_counter() - t0
-
-    return f"scikit-learn {sklearn.__version__} MLPClassifier (adam)", runs()
+    runs = (seconds for seconds, _ in sklearn_runs(data.X_train, data.y_train))
+    return f"scikit-learn {sklearn.__version__} MLPClassifier (adam)", runs
 
 
 def default_table(data, args, tmp: str) -> str:

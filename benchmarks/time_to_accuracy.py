@@ -20,7 +20,6 @@ PyTorch and scikit-learn are benchmark dependencies only.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -53,27 +52,10 @@ def deltanet_epochs(data, config: dn.TrainConfig) -> Epochs:
 
 
 def sklearn_epochs(data) -> Epochs:
-    import warnings
+    from epoch_time import sklearn_runs
 
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    clf = MLPClassifier(
-        hidden_layer_sizes=(300,),
-        activation="logistic",
-        solver="adam",
-        batch_size=100,
-        learning_rate_init=0.001,
-        random_state=0,
-    )
-    X, y = data.X_train[:50_000], data.y_train[:50_000]
-    classes = np.arange(10)
-    while True:
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.partial_fit(X, y, classes=classes)
-        yield time.perf_counter() - t0, clf.predict
+    runs = sklearn_runs(data.X_train[:50_000], data.y_train[:50_000])
+    return ((seconds, clf.predict) for seconds, clf in runs)
 
 
 def race(name: str, epochs: Epochs, data, limit: int, goal: float) -> dict:
